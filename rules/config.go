@@ -1,0 +1,264 @@
+package rules
+
+import (
+	"path"
+	"strings"
+	"unicode"
+)
+
+// Format is the configuration syntax a file is read with.
+type Format int
+
+// Formats the config detectors understand.
+const (
+	FormatNone Format = iota
+	FormatProperties
+	FormatYAML
+)
+
+// ConfigFormat tells which config detector reads the file at name (a path
+// inside an image or archive), or FormatNone.
+func ConfigFormat(name string) Format {
+	base := strings.ToLower(path.Base(name))
+	switch {
+	case strings.HasSuffix(base, ".properties"):
+		return FormatProperties
+	case strings.HasSuffix(base, ".yml"), strings.HasSuffix(base, ".yaml"):
+		stem := strings.TrimSuffix(strings.TrimSuffix(base, ".yml"), ".yaml")
+		if strings.HasPrefix(stem, "application") || strings.HasPrefix(stem, "bootstrap") {
+			return FormatYAML
+		}
+	}
+	return FormatNone
+}
+
+// ScanConfig runs the config detector for name's format over data.
+// A file that does not parse yields the findings read before the error and
+// the error itself.
+func ScanConfig(name string, data []byte) ([]Finding, error) {
+	switch ConfigFormat(name) {
+	case FormatProperties:
+		return ScanProperties(data)
+	case FormatYAML:
+		return ScanYAML(data)
+	}
+	return nil, nil
+}
+
+// secretSuffixes are the endings of a normalized key segment (lower case,
+// no '-' or '_') that name a secret. They follow Spring Boot's sanitizer
+// (keys ending in password, secret, key or token, or holding credentials)
+// but list the "key" forms that carry key material, so that key-alias,
+// key-store (a path) or sort-key stay quiet.
+var secretSuffixes = []string{
+	"password", "passwd", "pwd", "passphrase",
+	"secret", "token",
+	"credential", "credentials",
+	"apikey", "accesskey", "secretkey", "privatekey", "signingkey", "encryptionkey", "masterkey",
+}
+
+// secretWords are the words whose presence in a value marks it as a
+// human-readable label (password.prompt=Enter your password) rather than
+// a secret.
+var secretWords = []string{"password", "passwort", "passwd", "secret", "token", "credential", "passphrase", "key"}
+
+// IsSecretKey reports whether a configuration key (dotted, as Spring writes
+// it: spring.datasource.password, server.ssl.key-store-password) names a
+// secret.
+func IsSecretKey(key string) bool {
+	seg := key
+	if i := strings.LastIndexAny(seg, ".:/"); i >= 0 {
+		seg = seg[i+1:]
+	}
+	if i := strings.IndexByte(seg, '['); i >= 0 {
+		seg = seg[:i]
+	}
+	norm := normalizeKey(seg)
+	if norm == "pass" {
+		return true
+	}
+	for _, s := range secretSuffixes {
+		if strings.HasSuffix(norm, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func normalizeKey(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r == '-' || r == '_' {
+			continue
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// valueKind says how a config value holds (or does not hold) a secret.
+type valueKind int
+
+const (
+	valueNotSecret valueKind = iota
+	valueLiteral             // the value is the secret
+	valueDefault             // ${VAR:default}: the default is the secret
+)
+
+// ClassifyValue decides whether the value of a secret-named key is a
+// secret. It returns the secret (the value, or a placeholder's literal
+// default) and the rule that applies, or ok=false with the reason it is not
+// a secret: empty, placeholder, encrypted, a label or a reference.
+func ClassifyValue(value string) (secret, ruleID string, ok bool, reason string) {
+	s, kind, why := classifyValue(value)
+	switch kind {
+	case valueLiteral:
+		return s, RuleConfigSecret, true, ""
+	case valueDefault:
+		return s, RuleConfigSecretDefault, true, ""
+	}
+	return "", "", false, why
+}
+
+func classifyValue(value string) (string, valueKind, string) {
+	v := strings.TrimSpace(value)
+	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+		v = strings.TrimSpace(v[1 : len(v)-1])
+	}
+	if v == "" {
+		return "", valueNotSecret, "empty"
+	}
+	if strings.Contains(v, "${") {
+		def, ok := placeholderDefault(v)
+		if !ok {
+			return "", valueNotSecret, "placeholder"
+		}
+		// The default may itself be a placeholder, encrypted or empty.
+		s, kind, why := classifyValue(def)
+		if kind == valueNotSecret {
+			return "", valueNotSecret, "placeholder with " + why + " default"
+		}
+		return s, valueDefault, ""
+	}
+	lower := strings.ToLower(v)
+	switch {
+	case strings.HasPrefix(v, "ENC(") && strings.HasSuffix(v, ")"):
+		return "", valueNotSecret, "encrypted (ENC)"
+	case strings.HasPrefix(lower, "{cipher}"):
+		return "", valueNotSecret, "encrypted ({cipher})"
+	case len(v) > 2 && v[0] == '@' && v[len(v)-1] == '@' && !strings.ContainsAny(v[1:len(v)-1], "@ "):
+		return "", valueNotSecret, "build placeholder (@...@)"
+	case strings.HasPrefix(v, "#{") || strings.HasPrefix(v, "{{"):
+		return "", valueNotSecret, "expression or template"
+	case len(v) > 2 && v[0] == '<' && v[len(v)-1] == '>':
+		return "", valueNotSecret, "documentation placeholder"
+	case strings.HasPrefix(lower, "classpath:") || strings.HasPrefix(lower, "file:"):
+		return "", valueNotSecret, "reference to a file"
+	}
+	switch lower {
+	case "true", "false", "null", "none", "nil", "~":
+		return "", valueNotSecret, "not a secret value"
+	}
+	if strings.Trim(v, "*xX•") == "" {
+		return "", valueNotSecret, "masked"
+	}
+	if isLabel(v, lower) {
+		return "", valueNotSecret, "label"
+	}
+	if (strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")) && !hasUserinfo(v) {
+		return "", valueNotSecret, "URL"
+	}
+	return v, valueLiteral, ""
+}
+
+// placeholderDefault returns the literal default of a value that is one
+// placeholder with a default, "${NAME:default}". It also accepts values that
+// join several placeholders, and reports the first literal default found.
+func placeholderDefault(v string) (string, bool) {
+	for len(v) > 0 {
+		i := strings.Index(v, "${")
+		if i < 0 {
+			return "", false
+		}
+		end := matchBrace(v, i+1)
+		if end < 0 {
+			return "", false
+		}
+		inner := v[i+2 : end]
+		if c := strings.IndexByte(inner, ':'); c >= 0 {
+			return inner[c+1:], true
+		}
+		v = v[end+1:]
+	}
+	return "", false
+}
+
+// matchBrace returns the index of the '}' closing the '{' at open.
+func matchBrace(s string, open int) int {
+	depth := 0
+	for i := open; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// isLabel reports values that read as UI text: "Password", "Password:",
+// "Enter your password".
+func isLabel(v, lower string) bool {
+	mentions := false
+	for _, w := range secretWords {
+		if strings.Contains(lower, w) {
+			mentions = true
+			break
+		}
+	}
+	if !mentions {
+		return false
+	}
+	if strings.ContainsAny(v, " \t") || strings.HasSuffix(v, ":") {
+		return true
+	}
+	// A capitalized word such as "Password" is a label; "password" may be
+	// a (weak) real password and stays a finding.
+	r := []rune(v)
+	return unicode.IsUpper(r[0]) && strings.ToLower(string(r[1:])) == string(r[1:]) && isLetters(r)
+}
+
+func isLetters(r []rune) bool {
+	for _, c := range r {
+		if !unicode.IsLetter(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasUserinfo(u string) bool {
+	rest := u[strings.Index(u, "//")+2:]
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.Contains(rest, "@")
+}
+
+// configFinding turns a secret-named key and its value into a finding, or
+// reports ok=false.
+func configFinding(key, value string, line int) (Finding, bool) {
+	if !IsSecretKey(key) {
+		return Finding{}, false
+	}
+	secret, ruleID, ok, _ := ClassifyValue(value)
+	if !ok {
+		return Finding{}, false
+	}
+	return newFinding(ruleID, line, key, secret), true
+}

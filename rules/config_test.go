@@ -1,0 +1,186 @@
+package rules
+
+import (
+	"testing"
+)
+
+// Each case is a file that must yield exactly the listed findings (key,
+// line, secret, rule); a case with none must stay quiet.
+type want struct {
+	key, secret, rule string
+	line              int
+}
+
+func TestScanProperties(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want []want
+	}{
+		{"book v1 listing", stsV1Properties, []want{
+			{"server.ssl.key-store-password", "springboot", RuleConfigSecret, 3},
+			{"spring.security.oauth.jwt.keystore.password", "springboot", RuleConfigSecret, 6},
+		}},
+		{"book 10.2.2 placeholders", "server.ssl.key-store-password: ${KEYSTORE_SECRET}\nspring.security.oauth.jwt.keystore.password: ${JWT_KEYSTORE_SECRET}\n", nil},
+		{"placeholder with literal default", "spring.datasource.password=${DB_PASSWORD:s3cr3t-default}\n", []want{
+			{"spring.datasource.password", "s3cr3t-default", RuleConfigSecretDefault, 1},
+		}},
+		{"placeholder with empty default", "spring.datasource.password=${DB_PASSWORD:}\n", nil},
+		{"placeholder with placeholder default", "spring.datasource.password=${DB_PASSWORD:${FALLBACK}}\n", nil},
+		{"jasypt", "spring.datasource.password=ENC(G6N718UuyPE5bHyWKyuLQSm02auQPUtm)\n", nil},
+		{"spring cloud config cipher", "spring.datasource.password={cipher}FKSAJDFGYOS8F7GLHAKERGFHLSAJ\n", nil},
+		{"empty values", "spring.datasource.password=\nspring.mail.password:   \n", nil},
+		{"i18n labels", "password.label=Password\nlogin.password=Password:\nform.password=Enter your password\n", nil},
+		{"not secret keys", "server.ssl.key-store=/opt/keystore.jks\nserver.ssl.key-alias=spring\nspring.security.oauth.jwt.keystore.name=/opt/jwt.jks\ntoken.validity-seconds=3600\n", nil},
+		{"maven filtering", "spring.datasource.password=@db.password@\n", nil},
+		{"masked", "app.admin.password=********\n", nil},
+		{"separators and spacing", "a.password = hunter2-alpha\nb.secret:beta-secret-1\nc.token\tgamma-token-1\n", []want{
+			{"a.password", "hunter2-alpha", RuleConfigSecret, 1},
+			{"b.secret", "beta-secret-1", RuleConfigSecret, 2},
+			{"c.token", "gamma-token-1", RuleConfigSecret, 3},
+		}},
+		{"continuation line keeps first line number", "# comment\napp.client-secret=abc\\\n    def\nother=1\n", []want{
+			{"app.client-secret", "abcdef", RuleConfigSecret, 2},
+		}},
+		{"comment never continues", "# app.password=commented\\\napp.password=live-one\n", []want{
+			{"app.password", "live-one", RuleConfigSecret, 2},
+		}},
+		{"unicode escape in value", "db.pwd=p\\u00e4ss-w0rd\n", []want{
+			{"db.pwd", "päss-w0rd", RuleConfigSecret, 1},
+		}},
+		{"duplicate keys both reported", "x.password=first-one\nx.password=second-one\n", []want{
+			{"x.password", "first-one", RuleConfigSecret, 1},
+			{"x.password", "second-one", RuleConfigSecret, 2},
+		}},
+		{"crlf", "a=1\r\nspring.rabbitmq.password=guest-guest\r\n", []want{
+			{"spring.rabbitmq.password", "guest-guest", RuleConfigSecret, 2},
+		}},
+		{"key material names", "aws.secret-key=AKfakefakefake\nmy.api_key=k-123456\ntrust-store-password=changeit\n", []want{
+			{"aws.secret-key", "AKfakefakefake", RuleConfigSecret, 1},
+			{"my.api_key", "k-123456", RuleConfigSecret, 2},
+			{"trust-store-password", "changeit", RuleConfigSecret, 3},
+		}},
+		{"url values", "oauth.token=https://idp.example/token\nmail.password=smtp://user:pw@host\n", []want{
+			{"mail.password", "smtp://user:pw@host", RuleConfigSecret, 2},
+		}},
+		{"file references", "server.ssl.private-key=classpath:tls/key.pem\n", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ScanProperties([]byte(tc.in))
+			if err != nil {
+				t.Fatalf("ScanProperties: %v", err)
+			}
+			checkFindings(t, got, tc.want)
+		})
+	}
+}
+
+func TestScanYAML(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want []want
+	}{
+		{"nested keys", `server:
+  port: 8443
+  ssl:
+    key-store: /opt/keystore.jks
+    key-store-password: springboot
+spring:
+  datasource:
+    password: "quoted-secret"
+`, []want{
+			{"server.ssl.key-store-password", "springboot", RuleConfigSecret, 5},
+			{"spring.datasource.password", "quoted-secret", RuleConfigSecret, 8},
+		}},
+		{"placeholders", "server:\n  ssl:\n    key-store-password: ${KEYSTORE_SECRET}\n    key-password: ${KEY_SECRET:fallback-pw}\n", []want{
+			{"server.ssl.key-password", "fallback-pw", RuleConfigSecretDefault, 4},
+		}},
+		{"profiles as documents", "spring.profiles: dev\napp.token: dev-token-1\n---\nspring.profiles: prod\napp.token: ${TOKEN}\n", []want{
+			{"app.token", "dev-token-1", RuleConfigSecret, 2},
+		}},
+		{"lists", "clients:\n  - id: web\n    client-secret: web-secret-1\n", []want{
+			{"clients[0].client-secret", "web-secret-1", RuleConfigSecret, 3},
+		}},
+		{"quiet values", "a:\n  password:\n  secret: ~\n  token: ENC(abc)\n  pwd: '{cipher}abc'\n  enabled-password: true\n", nil},
+		{"aliases are not followed", "base: &b\n  password: anchor-secret\nother: *b\n", []want{
+			{"base.password", "anchor-secret", RuleConfigSecret, 2},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ScanYAML([]byte(tc.in))
+			if err != nil {
+				t.Fatalf("ScanYAML: %v", err)
+			}
+			checkFindings(t, got, tc.want)
+		})
+	}
+}
+
+func TestScanYAMLMalformed(t *testing.T) {
+	got, err := ScanYAML([]byte("a.password: first-doc-pw\n---\n\tbad: [\n"))
+	if err == nil {
+		t.Fatal("want an error for malformed YAML")
+	}
+	checkFindings(t, got, []want{{"a.password", "first-doc-pw", RuleConfigSecret, 1}})
+}
+
+func TestConfigFormat(t *testing.T) {
+	for name, want := range map[string]Format{
+		"BOOT-INF/classes/application.properties": FormatProperties,
+		"messages_fr.properties":                  FormatProperties,
+		"config/application-prod.yml":             FormatYAML,
+		"bootstrap.yaml":                          FormatYAML,
+		"docker-compose.yml":                      FormatNone,
+		"app.jar":                                 FormatNone,
+	} {
+		if got := ConfigFormat(name); got != want {
+			t.Errorf("ConfigFormat(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestIsSecretKey(t *testing.T) {
+	yes := []string{"password", "spring.datasource.password", "server.ssl.key-store-password", "server.ssl.keyPassword",
+		"server.ssl.trust-store-password", "app.client_secret", "github.token", "aws.credentials", "x.api-key",
+		"x.accessKey", "jwt.private-key", "db.passwd", "db.pwd", "ldap.pass", "a.secret"}
+	no := []string{"server.ssl.key-store", "server.ssl.key-alias", "spring.security.oauth.jwt.keystore.name",
+		"password.label", "token.validity-seconds", "server.port", "sort-key", "passwordEncoder", "keystore.type", "bypass"}
+	for _, k := range yes {
+		if !IsSecretKey(k) {
+			t.Errorf("IsSecretKey(%q) = false, want true", k)
+		}
+	}
+	for _, k := range no {
+		if IsSecretKey(k) {
+			t.Errorf("IsSecretKey(%q) = true, want false", k)
+		}
+	}
+}
+
+func checkFindings(t *testing.T, got []Finding, want []want) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d findings %+v, want %d %+v", len(got), got, len(want), want)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Key != w.key || g.Secret != w.secret || g.RuleID != w.rule || g.Line != w.line {
+			t.Errorf("finding %d = {%s %q %s line %d}, want {%s %q %s line %d}", i, g.Key, g.Secret, g.RuleID, g.Line, w.key, w.secret, w.rule, w.line)
+		}
+	}
+}
+
+// stsV1Properties is the book's listing of the v1 jar's
+// BOOT-INF/classes/application.properties.
+const stsV1Properties = `server.port: 8443
+server.ssl.key-store: /opt/keystore.jks
+server.ssl.key-store-password: springboot
+server.ssl.keyAlias: spring
+spring.security.oauth.jwt: true
+spring.security.oauth.jwt.keystore.password: springboot
+spring.security.oauth.jwt.keystore.alias: jwtkey
+spring.security.oauth.jwt.keystore.name: /opt/jwt.jks
+`

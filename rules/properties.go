@@ -1,0 +1,131 @@
+package rules
+
+import (
+	"bytes"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/magiconair/properties"
+)
+
+// keyHints are lower-case fragments one of which every secret-named key
+// holds; a logical line without any of them is not parsed at all.
+var keyHints = [][]byte{[]byte("pass"), []byte("pwd"), []byte("secret"), []byte("token"), []byte("credential"), []byte("key")}
+
+// ScanProperties finds secrets in a Java .properties file. Each logical line
+// (continuation lines joined) that could hold a secret-named key is parsed
+// on its own by magiconair/properties, which owns the syntax (separators,
+// escapes, \uXXXX); parsing line by line keeps line numbers, which the
+// library does not report, and keeps duplicate keys, of which it keeps only
+// the last.
+func ScanProperties(data []byte) ([]Finding, error) {
+	loader := properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
+	if !utf8.Valid(data) {
+		loader.Encoding = properties.ISO_8859_1
+	}
+	var (
+		out      []Finding
+		firstErr error
+	)
+	forEachLogicalLine(data, func(line []byte, lineNo int) {
+		if !hasKeyHint(line) {
+			return
+		}
+		p, err := loader.LoadBytes(line)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("line %d: malformed property", lineNo)
+			}
+			return
+		}
+		for _, k := range p.Keys() {
+			v, _ := p.Get(k)
+			if f, ok := configFinding(k, v, lineNo); ok {
+				out = append(out, f)
+			}
+		}
+	})
+	return out, firstErr
+}
+
+func hasKeyHint(line []byte) bool {
+	// Only the ASCII letters matter; fold them without allocating.
+	for _, h := range keyHints {
+		if indexFold(line, h) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// indexFold is bytes.Index, ignoring ASCII case; needle must be lower case.
+func indexFold(s, needle []byte) int {
+	n := len(needle)
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for ; j < n; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != needle[j] {
+				break
+			}
+		}
+		if j == n {
+			return i
+		}
+	}
+	return -1
+}
+
+// forEachLogicalLine calls fn with every logical line of a properties file
+// that is not blank or a comment, and the number of its first physical line.
+// A line continues onto the next when it ends in an odd number of
+// backslashes; comment lines never continue.
+func forEachLogicalLine(data []byte, fn func(line []byte, lineNo int)) {
+	lineNo := 0
+	var logical []byte
+	start := 0
+	for len(data) > 0 {
+		var phys []byte
+		i := bytes.IndexAny(data, "\r\n")
+		if i < 0 {
+			phys, data = data, nil
+		} else {
+			phys = data[:i]
+			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+				i++
+			}
+			data = data[i+1:]
+		}
+		lineNo++
+		if logical == nil {
+			trimmed := bytes.TrimLeft(phys, " \t\f")
+			if len(trimmed) == 0 || trimmed[0] == '#' || trimmed[0] == '!' {
+				continue
+			}
+			start = lineNo
+			logical = append(logical[:0:0], trimmed...)
+		} else {
+			logical = append(logical, '\n')
+			logical = append(logical, bytes.TrimLeft(phys, " \t\f")...)
+		}
+		if trailingBackslashes(phys)%2 == 1 {
+			continue
+		}
+		fn(logical, start)
+		logical = nil
+	}
+	if logical != nil {
+		fn(logical, start)
+	}
+}
+
+func trailingBackslashes(b []byte) int {
+	n := 0
+	for i := len(b) - 1; i >= 0 && b[i] == '\\'; i-- {
+		n++
+	}
+	return n
+}
