@@ -250,6 +250,69 @@ func hasUserinfo(u string) bool {
 	return strings.Contains(rest, "@")
 }
 
+// keystoreSuffixes are the file endings of keystore paths in config values.
+var keystoreSuffixes = []string{".jks", ".jceks", ".p12", ".pfx", ".keystore", ".truststore", ".bks"}
+
+// keyRef is a config key whose value names a keystore file.
+type keyRef struct{ key, path string }
+
+// keystoreRef returns the keystore path a config value names, if any.
+func keystoreRef(value string) (string, bool) {
+	v := strings.TrimSpace(value)
+	lower := strings.ToLower(v)
+	for _, s := range keystoreSuffixes {
+		if strings.HasSuffix(lower, s) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// linkRefs attaches to each finding the keystore paths named by keys that
+// belong with its key: the same key without its password suffix
+// (server.ssl.key-store for server.ssl.key-store-password), else a key with
+// the same parent (spring.security.oauth.jwt.keystore.name for
+// spring.security.oauth.jwt.keystore.password).
+func linkRefs(findings []Finding, refs []keyRef) {
+	if len(refs) == 0 {
+		return
+	}
+	for i := range findings {
+		f := &findings[i]
+		stem := stripSecretSuffix(f.Key)
+		parent := parentKey(f.Key)
+		var same []string
+		for _, r := range refs {
+			switch {
+			case normalizeKey(r.key) == normalizeKey(stem):
+				f.Refers = append(f.Refers, r.path)
+			case parentKey(r.key) == parent:
+				same = append(same, r.path)
+			}
+		}
+		if len(f.Refers) == 0 {
+			f.Refers = same
+		}
+	}
+}
+
+func parentKey(k string) string {
+	if i := strings.LastIndexByte(k, '.'); i >= 0 {
+		return k[:i]
+	}
+	return ""
+}
+
+func stripSecretSuffix(k string) string {
+	lower := strings.ToLower(k)
+	for _, s := range []string{"-password", "_password", "password", "-pass", "pass"} {
+		if strings.HasSuffix(lower, s) {
+			return k[:len(k)-len(s)]
+		}
+	}
+	return k
+}
+
 // configFinding turns a secret-named key and its value into a finding, or
 // reports ok=false.
 func configFinding(key, value string, line int) (Finding, bool) {

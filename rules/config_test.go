@@ -184,3 +184,26 @@ spring.security.oauth.jwt.keystore.password: springboot
 spring.security.oauth.jwt.keystore.alias: jwtkey
 spring.security.oauth.jwt.keystore.name: /opt/jwt.jks
 `
+
+func TestKeystoreReferences(t *testing.T) {
+	got, err := ScanProperties([]byte(stsV1Properties))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d findings", len(got))
+	}
+	if r := got[0].Refers; len(r) != 1 || r[0] != "/opt/keystore.jks" {
+		t.Errorf("key-store-password refers to %q, want /opt/keystore.jks", r)
+	}
+	if r := got[1].Refers; len(r) != 1 || r[0] != "/opt/jwt.jks" {
+		t.Errorf("jwt keystore password refers to %q, want /opt/jwt.jks", r)
+	}
+	y, err := ScanYAML([]byte("server:\n  ssl:\n    key-store: classpath:tls.p12\n    key-store-password: pw-123456\n    trust-store: /etc/trust.jks\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(y) != 1 || len(y[0].Refers) != 1 || y[0].Refers[0] != "classpath:tls.p12" {
+		t.Errorf("YAML refs = %+v, want classpath:tls.p12 only", y)
+	}
+}

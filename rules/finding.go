@@ -8,6 +8,10 @@ type Finding struct {
 	Line     int
 	Key      string // the configuration key that holds the secret, if any
 	Secret   string // the secret itself, unredacted; reports redact it
+	// Refers lists the keystore paths that sibling keys of the same file
+	// name for this secret (server.ssl.key-store beside
+	// server.ssl.key-store-password), as written in the file.
+	Refers []string
 }
 
 func newFinding(ruleID string, line int, key, secret string) Finding {

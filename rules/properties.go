@@ -25,6 +25,7 @@ func ScanProperties(data []byte) ([]Finding, error) {
 	}
 	var (
 		out      []Finding
+		refs     []keyRef
 		firstErr error
 	)
 	forEachLogicalLine(data, func(line []byte, lineNo int) {
@@ -42,9 +43,12 @@ func ScanProperties(data []byte) ([]Finding, error) {
 			v, _ := p.Get(k)
 			if f, ok := configFinding(k, v, lineNo); ok {
 				out = append(out, f)
+			} else if path, ok := keystoreRef(v); ok {
+				refs = append(refs, keyRef{k, path})
 			}
 		}
 	})
+	linkRefs(out, refs)
 	return out, firstErr
 }
 

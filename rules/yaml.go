@@ -16,6 +16,7 @@ import (
 func ScanYAML(data []byte) ([]Finding, error) {
 	var (
 		out      []Finding
+		refs     []keyRef
 		firstErr error
 	)
 	forEachYAMLDocument(data, func(doc []byte, firstLine int) {
@@ -27,11 +28,12 @@ func ScanYAML(data []byte) ([]Finding, error) {
 			return
 		}
 		before := len(out)
-		walkYAML(&n, "", 0, &out)
+		walkYAML(&n, "", 0, &out, &refs)
 		for i := before; i < len(out); i++ {
 			out[i].Line += firstLine - 1
 		}
 	})
+	linkRefs(out, refs)
 	return out, firstErr
 }
 
@@ -63,14 +65,14 @@ func forEachYAMLDocument(data []byte, fn func(doc []byte, firstLine int)) {
 // maxYAMLDepth bounds recursion on hostile nesting.
 const maxYAMLDepth = 64
 
-func walkYAML(n *yaml.Node, prefix string, depth int, out *[]Finding) {
+func walkYAML(n *yaml.Node, prefix string, depth int, out *[]Finding, refs *[]keyRef) {
 	if n == nil || depth > maxYAMLDepth {
 		return
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			walkYAML(c, prefix, depth+1, out)
+			walkYAML(c, prefix, depth+1, out, refs)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -79,11 +81,11 @@ func walkYAML(n *yaml.Node, prefix string, depth int, out *[]Finding) {
 			if prefix != "" {
 				key = prefix + "." + key
 			}
-			walkYAML(v, key, depth+1, out)
+			walkYAML(v, key, depth+1, out, refs)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			walkYAML(c, prefix+"["+strconv.Itoa(i)+"]", depth+1, out)
+			walkYAML(c, prefix+"["+strconv.Itoa(i)+"]", depth+1, out, refs)
 		}
 	case yaml.ScalarNode:
 		if n.Tag == "!!null" {
@@ -91,6 +93,8 @@ func walkYAML(n *yaml.Node, prefix string, depth int, out *[]Finding) {
 		}
 		if f, ok := configFinding(prefix, n.Value, n.Line); ok {
 			*out = append(*out, f)
+		} else if path, ok := keystoreRef(n.Value); ok {
+			*refs = append(*refs, keyRef{prefix, path})
 		}
 	}
 }

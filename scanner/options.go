@@ -1,0 +1,52 @@
+package scanner
+
+import "runtime"
+
+// Options bound and tune a scan. The zero value of a field means its
+// default.
+type Options struct {
+	// MaxDepth is how many archives deep to open (a jar in a jar in a
+	// layer is depth 2). Default 8.
+	MaxDepth int
+	// MaxFileSize is the largest file read for config rules. Default 16 MiB.
+	MaxFileSize int64
+	// MaxArchiveSize is the largest nested archive buffered to be opened.
+	// Default 4 GiB.
+	MaxArchiveSize int64
+	// MemoryBuffer is how much of a nested archive is held in memory; a
+	// larger one spills to a temp file in TempDir. Default 64 MiB.
+	MemoryBuffer int64
+	// Parallelism is how many layers are read at once. Default: the number
+	// of CPUs.
+	Parallelism int
+	// TempDir holds spill files; they are unlinked as soon as they are
+	// created. Default: the system temp directory.
+	TempDir string
+}
+
+// Defaults for Options.
+const (
+	DefaultMaxDepth       = 8
+	DefaultMaxFileSize    = 16 << 20
+	DefaultMaxArchiveSize = 4 << 30
+	DefaultMemoryBuffer   = 64 << 20
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.MaxArchiveSize <= 0 {
+		o.MaxArchiveSize = DefaultMaxArchiveSize
+	}
+	if o.MemoryBuffer <= 0 {
+		o.MemoryBuffer = DefaultMemoryBuffer
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	return o
+}

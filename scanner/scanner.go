@@ -1,0 +1,377 @@
+package scanner
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/peelscan/peel/rules"
+)
+
+// Scanner scans images and filesystems with one set of Options. It is safe
+// for concurrent use.
+type Scanner struct {
+	opts Options
+}
+
+// New returns a Scanner; zero fields of opts take their defaults.
+func New(opts Options) *Scanner { return &Scanner{opts: opts.withDefaults()} }
+
+// Scan scans an opened target: its image, or its path for dir targets.
+func (s *Scanner) Scan(ctx context.Context, t *Target) (*Result, error) {
+	var (
+		res *Result
+		err error
+	)
+	if t.Image != nil {
+		res, err = s.ScanImage(ctx, t.Image)
+	} else {
+		res, err = s.ScanPath(ctx, t.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Input, res.Kind, res.Digest = t.Input, t.Kind, t.Digest
+	return res, nil
+}
+
+// ScanImage reads every layer of img, bottom first, and the image config.
+func (s *Scanner) ScanImage(ctx context.Context, img v1.Image) (*Result, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	res := &Result{Platform: platformString(cfg)}
+	if id, err := img.ConfigName(); err == nil {
+		res.ImageID = id.String()
+	}
+	history := layerHistory(cfg, len(layers))
+	for i, l := range layers {
+		info := Layer{Number: i + 1, CreatedBy: history[i]}
+		if d, err := l.DiffID(); err == nil {
+			info.DiffID = d.String()
+		}
+		res.Layers = append(res.Layers, info)
+	}
+
+	walkers := make([]*walker, len(layers))
+	errs := make([]error, len(layers))
+	sem := make(chan struct{}, s.opts.Parallelism)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i, l := range layers {
+		walkers[i] = &walker{opts: s.opts, layer: i + 1}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			if errs[i] = walkers[i].layerTar(ctx, l); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// Report the first real failure, not the cancellations it caused.
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, context.Canceled) {
+			return nil, e
+		}
+	}
+	for _, e := range errs {
+		if e != nil {
+			return nil, e
+		}
+	}
+	s.merge(res, walkers)
+	markDeleted(res.Findings, walkers)
+	return res, nil
+}
+
+// layerTar walks one layer's uncompressed tar stream.
+func (w *walker) layerTar(ctx context.Context, l v1.Layer) error {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return fmt.Errorf("reading layer %d: %w", w.layer, err)
+	}
+	defer rc.Close()
+	cr := &countingReader{r: rc}
+	tr := tar.NewReader(cr)
+	w.stats.Layers = 1
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading layer %d: %w", w.layer, err)
+		}
+		name := cleanPath(hdr.Name)
+		dir, base := path.Split(name)
+		switch {
+		case base == ".wh..wh..opq":
+			w.opaque = append(w.opaque, path.Clean(dir))
+			continue
+		case strings.HasPrefix(base, ".wh."):
+			w.whiteouts = append(w.whiteouts, path.Join(dir, base[len(".wh."):]))
+			continue
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+			continue
+		}
+		if err := w.visit(ctx, []string{name}, hdr.Size, tr, nil, 0); err != nil {
+			return err
+		}
+		if cr.err != nil {
+			break
+		}
+	}
+	if cr.err != nil {
+		return fmt.Errorf("reading layer %d: %w", w.layer, cr.err)
+	}
+	w.stats.Bytes = cr.n
+	return nil
+}
+
+// countingReader counts bytes and keeps the stream's first error, so that a
+// broken layer is told apart from a malformed file inside it.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// ScanPath scans a directory tree, or a single file (a jar, a keystore, a
+// properties file). Symbolic links are not followed.
+func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, err
+	}
+	w := &walker{opts: s.opts}
+	visitFile := func(p, name string) error {
+		f, err := os.Open(p)
+		if err != nil {
+			w.skip([]string{name}, "opening: %v", err)
+			return nil
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			return nil
+		}
+		w.stats.Bytes += st.Size()
+		return w.visit(ctx, []string{name}, st.Size(), f, f, 0)
+	}
+	if !info.IsDir() {
+		if err := visitFile(root, filepath.ToSlash(root)); err != nil {
+			return nil, err
+		}
+	} else {
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				rel, _ := filepath.Rel(root, p)
+				w.skip([]string{cleanPath(filepath.ToSlash(rel))}, "%v", err)
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return err
+			}
+			return visitFile(p, cleanPath(filepath.ToSlash(rel)))
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{}
+	s.merge(res, []*walker{w})
+	return res, nil
+}
+
+// merge gathers the walkers' results in layer order, verifies keystores
+// against every password found, and sorts the findings.
+func (s *Scanner) merge(res *Result, walkers []*walker) {
+	var hits []keystoreHit
+	for _, w := range walkers {
+		res.Findings = append(res.Findings, w.findings...)
+		res.Incomplete = append(res.Incomplete, w.incomplete...)
+		res.Stats.add(w.stats)
+		hits = append(hits, w.keystores...)
+	}
+	res.Findings = append(res.Findings, verifyKeystores(res.Findings, hits)...)
+	sort.SliceStable(res.Findings, func(i, j int) bool {
+		a, b := &res.Findings[i], &res.Findings[j]
+		if a.Layer != b.Layer {
+			return a.Layer < b.Layer
+		}
+		if la, lb := strings.Join(a.Path, "!"), strings.Join(b.Path, "!"); la != lb {
+			return la < lb
+		}
+		return a.Line < b.Line
+	})
+}
+
+// verifyKeystores tries the passwords found in config (preferring, for each
+// keystore, the passwords whose config names that keystore) and the default
+// passwords on every keystore, and returns the keystore findings. Password
+// findings that open a keystore are marked verified and list it in Opens.
+func verifyKeystores(findings []Finding, hits []keystoreHit) []Finding {
+	var out []Finding
+	for _, h := range hits {
+		var preferred, others []rules.PasswordCandidate
+		for i := range findings {
+			f := &findings[i]
+			c := rules.PasswordCandidate{Password: f.Secret, Source: f.Location()}
+			if refersTo(f.Refers, h.path) {
+				preferred = append(preferred, c)
+			} else {
+				others = append(others, c)
+			}
+		}
+		h.ks.Open(append(preferred, others...))
+		rf, ok := rules.KeystoreFinding(h.ks)
+		if !ok {
+			continue
+		}
+		kf := Finding{
+			Finding:      rf,
+			Path:         h.path,
+			Layer:        h.layer,
+			Verified:     h.ks.Opened,
+			VerifiedBy:   h.ks.Source,
+			KeystoreType: h.ks.Type.String(),
+			Aliases:      h.ks.PrivateKeyAliases(),
+		}
+		out = append(out, kf)
+		if !h.ks.Opened {
+			continue
+		}
+		for i := range findings {
+			f := &findings[i]
+			if f.Secret == h.ks.Password {
+				f.Verified = true
+				f.Severity = rules.SeverityCritical
+				f.Opens = append(f.Opens, FormatLocation(h.path, 0))
+			}
+		}
+	}
+	return out
+}
+
+// refersTo reports whether one of a config file's keystore paths names the
+// keystore at chain: an absolute path names the file in the layer; a
+// relative or classpath: one names a member or file ending with it.
+func refersTo(refs []string, chain []string) bool {
+	for _, r := range refs {
+		r = strings.TrimPrefix(strings.TrimPrefix(r, "file:"), "classpath:")
+		if r == "" {
+			continue
+		}
+		if strings.HasPrefix(r, "/") {
+			if len(chain) == 1 && chain[0] == path.Clean(r) {
+				return true
+			}
+			continue
+		}
+		last := "/" + chain[len(chain)-1]
+		if strings.HasSuffix(last, "/"+strings.TrimPrefix(path.Clean(r), "./")) {
+			return true
+		}
+	}
+	return false
+}
+
+// markDeleted sets DeletedInLayer on findings whose file a later layer
+// deletes with a whiteout (.wh.NAME) or hides under an opaque directory.
+func markDeleted(findings []Finding, walkers []*walker) {
+	for i := range findings {
+		f := &findings[i]
+		if f.Layer == 0 {
+			continue
+		}
+		p := f.Path[0]
+		for _, w := range walkers[f.Layer:] {
+			if w.deletes(p) {
+				f.DeletedInLayer = w.layer
+				break
+			}
+		}
+	}
+}
+
+func (w *walker) deletes(p string) bool {
+	for _, d := range w.whiteouts {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	for _, d := range w.opaque {
+		if strings.HasPrefix(p, d+"/") || d == "/" {
+			return true
+		}
+	}
+	return false
+}
+
+// layerHistory returns each layer's created_by, matching the history
+// entries that are not empty_layer to the layers in order.
+func layerHistory(cfg *v1.ConfigFile, n int) []string {
+	out := make([]string, n)
+	i := 0
+	for _, h := range cfg.History {
+		if h.EmptyLayer {
+			continue
+		}
+		if i >= n {
+			break
+		}
+		out[i] = h.CreatedBy
+		i++
+	}
+	return out
+}
+
+func platformString(cfg *v1.ConfigFile) string {
+	if cfg.OS == "" {
+		return ""
+	}
+	p := cfg.OS + "/" + cfg.Architecture
+	if cfg.Variant != "" {
+		p += "/" + cfg.Variant
+	}
+	return p
+}

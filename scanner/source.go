@@ -1,0 +1,437 @@
+package scanner
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Source kinds, as written before the colon of a transport-prefixed input.
+const (
+	KindRegistry      = "registry"
+	KindDockerArchive = "docker-archive"
+	KindOCI           = "oci"
+	KindOCIArchive    = "oci-archive"
+	KindDaemon        = "docker-daemon"
+	KindDir           = "dir"
+)
+
+// SourceOptions say how inputs are resolved to images.
+type SourceOptions struct {
+	// Platform picks the image from a multi-platform index. Default
+	// linux/amd64.
+	Platform *v1.Platform
+	// Keychain provides registry credentials. Default: the Docker config
+	// keychain (DOCKER_CONFIG, ~/.docker/config.json), anonymous otherwise.
+	Keychain authn.Keychain
+	// Transport, if set, carries registry requests (tests use it).
+	Transport http.RoundTripper
+	// TempDir receives unpacked oci-archive inputs. Default: the system
+	// temp directory.
+	TempDir string
+}
+
+// Target is an input resolved to an image or a filesystem path.
+type Target struct {
+	Input  string
+	Kind   string
+	Image  v1.Image // nil for dir targets
+	Path   string   // the directory or file of a dir target
+	Digest string   // manifest digest when the source has one cheaply
+
+	cleanup func()
+}
+
+// Close releases what Open made for the target (an unpacked oci-archive).
+func (t *Target) Close() {
+	if t.cleanup != nil {
+		t.cleanup()
+		t.cleanup = nil
+	}
+}
+
+// InputError is an input that cannot be resolved: a bad reference, a
+// missing file, a file that is not an image.
+type InputError struct {
+	Input string
+	Err   error
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("%s: %v", e.Input, e.Err) }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Open resolves an input: a registry reference (Docker Hub by default), a
+// transport-prefixed path (docker-archive:, oci:, oci-archive:, dir:), a
+// docker-daemon: reference, or an existing local path, whose kind is told
+// from its contents.
+func Open(ctx context.Context, input string, opts SourceOptions) (*Target, error) {
+	t, err := open(ctx, input, opts)
+	if err != nil {
+		var ie *InputError
+		if errors.As(err, &ie) {
+			return nil, err
+		}
+		return nil, &InputError{Input: input, Err: err}
+	}
+	t.Input = input
+	return t, nil
+}
+
+func open(ctx context.Context, input string, opts SourceOptions) (*Target, error) {
+	if opts.Platform == nil {
+		opts.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
+	kind, rest, ok := strings.Cut(input, ":")
+	if ok {
+		switch kind {
+		case KindDockerArchive:
+			return openDockerArchive(rest)
+		case KindOCI:
+			return openOCI(rest, opts.Platform)
+		case KindOCIArchive:
+			return openOCIArchive(rest, opts)
+		case KindDaemon:
+			return openDaemon(ctx, rest)
+		case KindDir:
+			if _, err := os.Stat(rest); err != nil {
+				return nil, err
+			}
+			return &Target{Kind: KindDir, Path: rest}, nil
+		case "docker":
+			return openRemote(ctx, strings.TrimPrefix(rest, "//"), opts)
+		}
+	}
+	if _, err := os.Stat(input); err == nil {
+		return openLocal(input, opts)
+	} else if looksLikePath(input) {
+		return nil, err
+	}
+	return openRemote(ctx, input, opts)
+}
+
+// looksLikePath tells a missing file from a registry reference.
+func looksLikePath(s string) bool {
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "~") {
+		return true
+	}
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".jar", ".war", ".ear", ".zip", ".properties", ".yml", ".yaml", ".jks", ".p12"} {
+		if strings.HasSuffix(strings.ToLower(s), ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func openRemote(ctx context.Context, ref string, opts SourceOptions) (*Target, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image reference: %w", err)
+	}
+	kc := opts.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(*opts.Platform)}
+	if opts.Transport != nil {
+		ropts = append(ropts, remote.WithTransport(opts.Transport))
+	}
+	img, err := remote.Image(r, ropts...)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{Kind: KindRegistry, Image: img}
+	if d, err := img.Digest(); err == nil {
+		t.Digest = d.String()
+	}
+	return t, nil
+}
+
+func openDockerArchive(p string) (*Target, error) {
+	if _, err := os.Stat(p); err != nil {
+		return nil, err
+	}
+	if kind, err := sniffTar(p); err != nil {
+		return nil, err
+	} else if kind != KindDockerArchive {
+		return nil, errors.New("not a docker-archive: the tar has no manifest.json (make one with docker save)")
+	}
+	img, err := tarball.ImageFromPath(p, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading docker-archive: %w", err)
+	}
+	if _, err := img.ConfigFile(); err != nil {
+		return nil, fmt.Errorf("reading docker-archive: %w", err)
+	}
+	return &Target{Kind: KindDockerArchive, Image: img}, nil
+}
+
+// openOCI reads an OCI image layout directory. "oci:DIR:REF" picks the
+// manifest whose org.opencontainers.image.ref.name is REF.
+func openOCI(spec string, platform *v1.Platform) (*Target, error) {
+	dir, ref := spec, ""
+	if _, err := os.Stat(spec); err != nil {
+		if i := strings.LastIndexByte(spec, ':'); i > 0 {
+			dir, ref = spec[:i], spec[i+1:]
+		}
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("not an OCI layout: %w", err)
+	}
+	img, digest, err := pickImage(idx, ref, platform, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Kind: KindOCI, Image: img, Digest: digest}, nil
+}
+
+// pickImage chooses an image from an index: by ref name if given, else the
+// only image, else the one matching platform. Nested indexes are followed a
+// few levels deep.
+func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) (v1.Image, string, error) {
+	if depth > 4 {
+		return nil, "", errors.New("image indexes nested too deep")
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, "", err
+	}
+	var cands []v1.Descriptor
+	for _, d := range im.Manifests {
+		if ref != "" && d.Annotations["org.opencontainers.image.ref.name"] != ref {
+			continue
+		}
+		cands = append(cands, d)
+	}
+	if len(cands) == 0 {
+		if ref != "" {
+			return nil, "", fmt.Errorf("no image named %q in the index", ref)
+		}
+		return nil, "", errors.New("the index holds no images")
+	}
+	chosen := cands[0]
+	if len(cands) > 1 {
+		found := false
+		for _, d := range cands {
+			if d.Platform != nil && d.Platform.Satisfies(*platform) {
+				chosen, found = d, true
+				break
+			}
+		}
+		if !found {
+			return nil, "", fmt.Errorf("the index holds %d images and none is for %s; pick one with --platform or oci:DIR:REF", len(cands), platformName(platform))
+		}
+	}
+	if chosen.MediaType.IsIndex() {
+		child, err := idx.ImageIndex(chosen.Digest)
+		if err != nil {
+			return nil, "", err
+		}
+		return pickImage(child, "", platform, depth+1)
+	}
+	img, err := idx.Image(chosen.Digest)
+	if err != nil {
+		return nil, "", err
+	}
+	return img, chosen.Digest.String(), nil
+}
+
+func platformName(p *v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// openOCIArchive unpacks a tar of an OCI layout into a private temp
+// directory (the layout reader needs files) and reads it as oci:. Only the
+// layout's own names are written (oci-layout, index.json, blobs/ALG/HEX).
+func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
+	p, ref := spec, ""
+	if _, err := os.Stat(spec); err != nil {
+		if i := strings.LastIndexByte(spec, ':'); i > 0 {
+			p, ref = spec[:i], spec[i+1:]
+		}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dir, err := os.MkdirTemp(opts.TempDir, "peel-oci-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	if err := unpackLayout(f, dir); err != nil {
+		cleanup()
+		return nil, err
+	}
+	t, err := openOCI(dir+":"+ref, opts.Platform)
+	if ref == "" {
+		t, err = openOCI(dir, opts.Platform)
+	}
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	t.Kind, t.cleanup = KindOCIArchive, cleanup
+	return t, nil
+}
+
+func unpackLayout(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	sawLayout := false
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("not an oci-archive: %w", err)
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+			continue
+		}
+		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+		if !layoutName(name) {
+			continue
+		}
+		sawLayout = sawLayout || name == "oci-layout"
+		dst := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return err
+		}
+		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(out, tr)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !sawLayout {
+		return errors.New("not an oci-archive: the tar has no oci-layout file")
+	}
+	return nil
+}
+
+// layoutName accepts the names an OCI layout consists of.
+func layoutName(n string) bool {
+	if n == "oci-layout" || n == "index.json" {
+		return true
+	}
+	parts := strings.Split(n, "/")
+	if len(parts) != 3 || parts[0] != "blobs" {
+		return false
+	}
+	return isAlnum(parts[1]) && isAlnum(parts[2])
+}
+
+func isAlnum(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func openDaemon(ctx context.Context, ref string) (*Target, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image reference: %w", err)
+	}
+	img, err := daemon.Image(r, daemon.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the image from the Docker daemon (is it running and reachable through DOCKER_HOST?): %w", err)
+	}
+	if _, err := img.ConfigFile(); err != nil {
+		return nil, fmt.Errorf("cannot read the image from the Docker daemon (is it running and reachable through DOCKER_HOST?): %w", err)
+	}
+	return &Target{Kind: KindDaemon, Image: img}, nil
+}
+
+// openLocal tells an existing path's kind from its contents: an OCI layout
+// directory, any other directory, a docker save or OCI archive tar, or any
+// other file (a jar, a keystore, a config file). A tar that is neither
+// kind of image is refused rather than guessed at.
+func openLocal(p string, opts SourceOptions) (*Target, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsDir() {
+		if _, err := os.Stat(filepath.Join(p, "oci-layout")); err == nil {
+			return openOCI(p, opts.Platform)
+		}
+		return &Target{Kind: KindDir, Path: p}, nil
+	}
+	kind, err := sniffTar(p)
+	switch {
+	case err != nil:
+		return nil, err
+	case kind == KindDockerArchive:
+		return openDockerArchive(p)
+	case kind == KindOCIArchive:
+		return openOCIArchive(p, opts)
+	case kind == "tar":
+		return nil, fmt.Errorf("not a container image: a tar without manifest.json (docker save) or oci-layout (OCI); to scan its files, use dir:%s", p)
+	}
+	return &Target{Kind: KindDir, Path: p}, nil
+}
+
+// sniffTar reports "docker-archive" or "oci-archive" for image tars, "tar"
+// for other tars and "" for files that are not tars. It reads headers only,
+// seeking past the contents.
+func sniffTar(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	kind := ""
+	for i := 0; ; i++ {
+		hdr, err := tr.Next()
+		if err != nil {
+			if i > 0 && errors.Is(err, io.EOF) {
+				return kind, nil
+			}
+			if i == 0 {
+				return "", nil // not a tar at all
+			}
+			return "", fmt.Errorf("reading tar: %w", err)
+		}
+		kind = "tar"
+		switch path.Clean("/" + hdr.Name) {
+		case "/manifest.json":
+			return KindDockerArchive, nil
+		case "/oci-layout":
+			return KindOCIArchive, nil
+		}
+	}
+}

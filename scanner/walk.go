@@ -1,0 +1,286 @@
+package scanner
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sync"
+
+	"github.com/peelscan/peel/rules"
+)
+
+// headSize is how many leading bytes decide what a file is; launchWindow is
+// how far into a file starting with "#!" a zip may begin (Spring Boot's
+// launch script is about 10 KiB).
+const (
+	headSize     = 512
+	launchWindow = 64 << 10
+)
+
+var (
+	zipLocalMagic = []byte("PK\x03\x04")
+	zipEmptyMagic = []byte("PK\x05\x06")
+)
+
+var peekPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, launchWindow) }}
+
+// errLimit marks a read stopped by a size limit.
+var errLimit = errors.New("size limit exceeded")
+
+// walker scans the files of one layer (or one directory tree) and collects
+// what it finds; the image-level passes (whiteouts, keystore verification)
+// run over the walkers' results afterwards.
+type walker struct {
+	opts  Options
+	layer int
+
+	findings   []Finding
+	keystores  []keystoreHit
+	whiteouts  []string // paths a whiteout in this layer deletes
+	opaque     []string // directories this layer marks opaque
+	incomplete []Incomplete
+	stats      Stats
+}
+
+// keystoreHit is a keystore found during the walk, verified after it.
+type keystoreHit struct {
+	ks    *rules.Keystore
+	path  []string
+	layer int
+}
+
+func (w *walker) skip(chain []string, format string, args ...any) {
+	w.incomplete = append(w.incomplete, Incomplete{Path: clone(chain), Layer: w.layer, Reason: fmt.Sprintf(format, args...)})
+}
+
+func clone(s []string) []string { return append([]string(nil), s...) }
+
+// visit scans one file of size bytes, read from r; ra, when not nil, reads
+// the same bytes in place (a stored zip member, a file on disk). depth is
+// the number of archives the file sits in.
+func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Reader, ra io.ReaderAt, depth int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.stats.Files++
+	var br *bufio.Reader
+	if ra == nil {
+		br = peekPool.Get().(*bufio.Reader)
+		br.Reset(r)
+		defer func() { br.Reset(nil); peekPool.Put(br) }()
+		r = br
+	}
+	head, err := w.head(br, ra, size, headSize)
+	if err != nil {
+		w.skip(chain, "reading: %v", err)
+		return nil
+	}
+	switch {
+	case bytes.HasPrefix(head, zipLocalMagic) || bytes.HasPrefix(head, zipEmptyMagic):
+		return w.archive(ctx, chain, size, r, ra, depth, true)
+	case bytes.HasPrefix(head, []byte("#!")) && size > headSize:
+		// An executable jar: a launch script in front of the zip.
+		window, err := w.head(br, ra, size, launchWindow)
+		if err == nil && bytes.Contains(window, zipLocalMagic) {
+			return w.archive(ctx, chain, size, r, ra, depth, false)
+		}
+	case rules.SniffKeystore(head) != rules.NotKeystore:
+		w.keystore(chain, size, r, ra)
+		return nil
+	}
+	if rules.ConfigFormat(chain[len(chain)-1]) != rules.FormatNone {
+		w.config(chain, size, r, ra)
+	}
+	return nil
+}
+
+// head returns the first n bytes of the file (fewer if it is shorter)
+// without consuming them.
+func (w *walker) head(br *bufio.Reader, ra io.ReaderAt, size int64, n int) ([]byte, error) {
+	n = int(min(int64(n), size))
+	if ra != nil {
+		buf := make([]byte, n)
+		m, err := ra.ReadAt(buf, 0)
+		if err != nil && !(errors.Is(err, io.EOF) && m == n) {
+			return buf[:m], err
+		}
+		return buf, nil
+	}
+	b, err := br.Peek(n)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return b, err
+}
+
+func (w *walker) config(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
+	if size > w.opts.MaxFileSize {
+		w.skip(chain, "config file of %d bytes is over the %d-byte limit (--max-file-size)", size, w.opts.MaxFileSize)
+		return
+	}
+	data, err := readAll(r, ra, size, w.opts.MaxFileSize)
+	if err != nil {
+		w.skip(chain, "reading: %v", err)
+		return
+	}
+	found, err := rules.ScanConfig(chain[len(chain)-1], data)
+	if err != nil {
+		w.skip(chain, "%v", err)
+	}
+	for _, f := range found {
+		w.findings = append(w.findings, Finding{Finding: f, Path: clone(chain), Layer: w.layer})
+	}
+}
+
+func (w *walker) keystore(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
+	if size > rules.MaxKeystoreSize {
+		w.skip(chain, "keystore of %d bytes is over the %d-byte limit", size, rules.MaxKeystoreSize)
+		return
+	}
+	data, err := readAll(r, ra, size, rules.MaxKeystoreSize)
+	if err != nil {
+		w.skip(chain, "reading keystore: %v", err)
+		return
+	}
+	ks, err := rules.InspectKeystore(data)
+	if err != nil {
+		w.skip(chain, "%v", err)
+		return
+	}
+	w.keystores = append(w.keystores, keystoreHit{ks: ks, path: clone(chain), layer: w.layer})
+}
+
+// archive opens a zip (jar, war, ear, or an executable jar behind a launch
+// script) and visits its members. strict says the file starts like a zip,
+// so failing to open it is worth reporting.
+func (w *walker) archive(ctx context.Context, chain []string, size int64, r io.Reader, ra io.ReaderAt, depth int, strict bool) error {
+	if depth >= w.opts.MaxDepth {
+		w.skip(chain, "archive nested %d deep is past the depth limit (--max-depth %d)", depth+1, w.opts.MaxDepth)
+		return nil
+	}
+	if ra == nil {
+		if size > w.opts.MaxArchiveSize {
+			w.skip(chain, "archive of %d bytes is over the %d-byte limit (--max-archive-size)", size, w.opts.MaxArchiveSize)
+			return nil
+		}
+		buf, release, err := w.buffer(r, size)
+		if err != nil {
+			w.skip(chain, "buffering archive: %v", err)
+			return nil
+		}
+		defer release()
+		ra = buf
+	}
+	// archive/zip finds the central directory from the end-of-central-
+	// directory record, and accounts for data prepended to the zip.
+	zr, err := zip.NewReader(ra, size)
+	if err != nil {
+		if strict {
+			w.skip(chain, "unreadable archive: %v", err)
+		}
+		return nil
+	}
+	w.stats.Archives++
+	child := append(clone(chain), "")
+	for _, zf := range zr.File {
+		if zf.Mode().IsDir() || len(zf.Name) > 0 && zf.Name[len(zf.Name)-1] == '/' {
+			continue
+		}
+		child[len(child)-1] = zf.Name
+		if err := w.member(ctx, child, zf, ra, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// member visits one zip member: stored members are read in place through a
+// section of the enclosing archive, compressed ones through the inflater.
+func (w *walker) member(ctx context.Context, chain []string, zf *zip.File, ra io.ReaderAt, depth int) error {
+	size := int64(zf.UncompressedSize64)
+	if size < 0 {
+		w.skip(chain, "member size %d is out of range", zf.UncompressedSize64)
+		return nil
+	}
+	if zf.Method == zip.Store && zf.CompressedSize64 == zf.UncompressedSize64 {
+		off, err := zf.DataOffset()
+		if err != nil {
+			w.skip(chain, "locating member: %v", err)
+			return nil
+		}
+		sr := io.NewSectionReader(ra, off, size)
+		return w.visit(ctx, chain, size, sr, sr, depth)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		w.skip(chain, "opening member: %v", err)
+		return nil
+	}
+	defer rc.Close()
+	return w.visit(ctx, chain, size, rc, nil, depth)
+}
+
+// buffer makes a stream randomly readable: in memory up to MemoryBuffer,
+// in an unlinked temp file beyond.
+func (w *walker) buffer(r io.Reader, size int64) (io.ReaderAt, func(), error) {
+	if size <= w.opts.MemoryBuffer {
+		data, err := readAll(r, nil, size, w.opts.MemoryBuffer)
+		if err != nil {
+			return nil, nil, err
+		}
+		return bytes.NewReader(data), func() {}, nil
+	}
+	f, err := os.CreateTemp(w.opts.TempDir, "peel-spill-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	// Unlink at once: the open descriptor keeps the data, and nothing is
+	// left behind whatever happens to the process.
+	_ = os.Remove(f.Name())
+	n, err := io.Copy(f, io.LimitReader(r, w.opts.MaxArchiveSize+1))
+	if err == nil && n > w.opts.MaxArchiveSize {
+		err = errLimit
+	}
+	if err == nil && n != size {
+		err = fmt.Errorf("read %d bytes, expected %d", n, size)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// readAll reads a whole file of the given size, refusing more than max.
+func readAll(r io.Reader, ra io.ReaderAt, size, max int64) ([]byte, error) {
+	if size > max {
+		return nil, errLimit
+	}
+	if ra != nil {
+		buf := make([]byte, size)
+		n, err := ra.ReadAt(buf, 0)
+		if int64(n) == size {
+			return buf, nil
+		}
+		return nil, err
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	n, err := io.Copy(buf, io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > max {
+		return nil, errLimit
+	}
+	return buf.Bytes(), nil
+}
+
+// cleanPath turns a tar or directory entry name into an absolute, clean
+// path: "./opt/keystore.jks" and "opt/keystore.jks" are "/opt/keystore.jks".
+func cleanPath(name string) string { return path.Clean("/" + name) }
