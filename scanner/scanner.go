@@ -172,7 +172,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // ScanPath scans a directory tree, or a single file (a jar, a keystore, a
-// properties file). Symbolic links are not followed.
+// properties file). Symbolic links are not followed. Locations are the
+// files' paths as reached from root, so they can be opened as printed.
 func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 	info, err := os.Stat(root)
 	if err != nil {
@@ -200,18 +201,13 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 	} else {
 		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
-				rel, _ := filepath.Rel(root, p)
-				w.skip([]string{cleanPath(filepath.ToSlash(rel))}, "%v", err)
+				w.skip([]string{filepath.ToSlash(p)}, "%v", err)
 				return nil
 			}
 			if !d.Type().IsRegular() {
 				return nil
 			}
-			rel, err := filepath.Rel(root, p)
-			if err != nil {
-				return err
-			}
-			return visitFile(p, cleanPath(filepath.ToSlash(rel)))
+			return visitFile(p, filepath.ToSlash(p))
 		})
 		if err != nil {
 			return nil, err

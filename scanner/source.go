@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -108,7 +109,7 @@ func open(ctx context.Context, input string, opts SourceOptions) (*Target, error
 		case KindDaemon:
 			return openDaemon(ctx, rest)
 		case KindDir:
-			if _, err := os.Stat(rest); err != nil {
+			if err := statInput(rest); err != nil {
 				return nil, err
 			}
 			return &Target{Kind: KindDir, Path: rest}, nil
@@ -119,7 +120,7 @@ func open(ctx context.Context, input string, opts SourceOptions) (*Target, error
 	if _, err := os.Stat(input); err == nil {
 		return openLocal(input, opts)
 	} else if looksLikePath(input) {
-		return nil, err
+		return nil, statInput(input)
 	}
 	return openRemote(ctx, input, opts)
 }
@@ -161,8 +162,18 @@ func openRemote(ctx context.Context, ref string, opts SourceOptions) (*Target, e
 	return t, nil
 }
 
+// statInput checks that a path given as input exists, saying so plainly
+// when it does not.
+func statInput(p string) error {
+	_, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.New("no such file or directory")
+	}
+	return err
+}
+
 func openDockerArchive(p string) (*Target, error) {
-	if _, err := os.Stat(p); err != nil {
+	if err := statInput(p); err != nil {
 		return nil, err
 	}
 	if kind, err := sniffTar(p); err != nil {
@@ -188,6 +199,9 @@ func openOCI(spec string, platform *v1.Platform) (*Target, error) {
 		if i := strings.LastIndexByte(spec, ':'); i > 0 {
 			dir, ref = spec[:i], spec[i+1:]
 		}
+	}
+	if err := statInput(dir); err != nil {
+		return nil, err
 	}
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
@@ -268,6 +282,9 @@ func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
 		if i := strings.LastIndexByte(spec, ':'); i > 0 {
 			p, ref = spec[:i], spec[i+1:]
 		}
+	}
+	if err := statInput(p); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(p)
 	if err != nil {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/peelscan/peel/report"
+	"github.com/peelscan/peel/rules"
+	"github.com/peelscan/peel/scanner"
+)
+
+// scanOptions holds the scan command's flags.
+type scanOptions struct {
+	format      string
+	failOn      string
+	showSecrets bool
+	platform    string
+	scan        scanner.Options
+}
+
+const scanLong = `Scan container images for baked-in secrets.
+
+IMAGE is one of:
+  NAME[:TAG|@DIGEST]        an image in a registry (Docker Hub by default)
+  docker-archive:PATH       a tar written by docker save
+  oci:PATH[:REF]            an OCI image layout directory
+  oci-archive:PATH[:REF]    a tar of an OCI image layout
+  docker-daemon:NAME[:TAG]  an image in the local Docker daemon
+  dir:PATH                  a directory, a jar or any single file
+An existing local path needs no prefix: its kind is told from its contents.
+
+Exit status: 0 no finding at or above --fail-on, 1 findings, 2 error.`
+
+func newScanCommand() *cobra.Command {
+	o := &scanOptions{}
+	cmd := &cobra.Command{
+		Use:   "scan IMAGE...",
+		Short: "Scan images, archives or directories for secrets",
+		Long:  scanLong,
+		Example: `  peel scan prabath/insecure-sts-ch10:v1
+  peel scan docker-archive:sts-v1.tar --format json
+  peel scan dir:config/`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, o, args) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.format, "format", "f", "table", "report format: "+strings.Join(report.Formats(), ", "))
+	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, none")
+	f.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full instead of redacted")
+	f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image: os/arch[/variant]")
+	f.IntVar(&o.scan.MaxDepth, "max-depth", scanner.DefaultMaxDepth, "how many archives deep to open")
+	f.Int64Var(&o.scan.MaxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "largest config file to read, in bytes")
+	f.Int64Var(&o.scan.MaxArchiveSize, "max-archive-size", scanner.DefaultMaxArchiveSize, "largest nested archive to open, in bytes")
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
+	w, err := report.ByName(o.format)
+	if err != nil {
+		return fmt.Errorf("bad flag: --format: %w", err)
+	}
+	failOn, err := rules.ParseSeverity(o.failOn)
+	if err != nil {
+		return fmt.Errorf("bad flag: --fail-on: %w", err)
+	}
+	platform, err := v1.ParsePlatform(o.platform)
+	if err != nil || platform.OS == "" || platform.Architecture == "" {
+		return fmt.Errorf("bad flag: --platform %q: want os/arch[/variant]", o.platform)
+	}
+	if o.scan.MaxDepth < 1 || o.scan.MaxFileSize < 1 || o.scan.MaxArchiveSize < 1 {
+		return errors.New("bad flag: --max-depth, --max-file-size and --max-archive-size must be positive")
+	}
+
+	// Spill files and unpacked archives live in a private directory that
+	// is removed however the scan ends.
+	tmp, err := os.MkdirTemp("", "peel-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	o.scan.TempDir = tmp
+
+	ctx := cmd.Context()
+	sc := scanner.New(o.scan)
+	var results []*scanner.Result
+	for _, input := range args {
+		t, err := scanner.Open(ctx, input, scanner.SourceOptions{Platform: platform, TempDir: tmp})
+		if err != nil {
+			return err
+		}
+		res, err := sc.Scan(ctx, t)
+		t.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", input, err)
+		}
+		results = append(results, res)
+	}
+	rep := report.Build(results, report.Options{ToolVersion: toolVersion(), ShowSecrets: o.showSecrets})
+	if err := w.Write(cmd.OutOrStdout(), rep); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if failOn != rules.SeverityNone && rep.MaxSeverity() >= failOn {
+		return errFindings
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package report
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/peelscan/peel/rules"
+	"github.com/peelscan/peel/scanner"
+)
+
+// Schema identifies the JSON report's format; it changes only when a field
+// changes meaning or goes away.
+const Schema = "peel-report/v1"
+
+// Options shape a report.
+type Options struct {
+	ToolVersion string
+	ShowSecrets bool // print secrets in full instead of redacted
+}
+
+// Report is the document every writer renders; its JSON form is the
+// documented schema.
+type Report struct {
+	Schema  string  `json:"schema"`
+	Tool    Tool    `json:"tool"`
+	Images  []Image `json:"images"`
+	Summary Summary `json:"summary"`
+}
+
+// Tool names the program that wrote the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Image is the result for one scanned input.
+type Image struct {
+	Input      string       `json:"input"`
+	Kind       string       `json:"kind"`
+	ImageID    string       `json:"image_id,omitempty"`
+	Digest     string       `json:"digest,omitempty"`
+	Platform   string       `json:"platform,omitempty"`
+	Layers     []Layer      `json:"layers"`
+	Findings   []Finding    `json:"findings"`
+	Incomplete []Incomplete `json:"incomplete"`
+	Stats      Stats        `json:"stats"`
+}
+
+// Layer is one image layer.
+type Layer struct {
+	Number    int    `json:"number"`
+	DiffID    string `json:"diff_id"`
+	CreatedBy string `json:"created_by,omitempty"`
+}
+
+// Finding is one secret, placed and explained.
+type Finding struct {
+	Rule           string         `json:"rule"`
+	Title          string         `json:"title"`
+	Severity       rules.Severity `json:"severity"`
+	Location       string         `json:"location"`
+	Path           []string       `json:"path"`
+	Line           int            `json:"line,omitempty"`
+	Key            string         `json:"key,omitempty"`
+	Secret         string         `json:"secret,omitempty"`
+	Redacted       bool           `json:"redacted"`
+	Layer          int            `json:"layer,omitempty"`
+	CreatedBy      string         `json:"created_by,omitempty"`
+	DeletedInLayer int            `json:"deleted_in_layer,omitempty"`
+	Verified       bool           `json:"verified"`
+	VerifiedBy     string         `json:"verified_by,omitempty"`
+	Opens          []string       `json:"opens,omitempty"`
+	KeystoreType   string         `json:"keystore_type,omitempty"`
+	Aliases        []string       `json:"aliases,omitempty"`
+	Remediation    string         `json:"remediation"`
+	Fingerprint    string         `json:"fingerprint"`
+}
+
+// Incomplete is a part of the input a limit or a malformed file kept from
+// being scanned.
+type Incomplete struct {
+	Location string `json:"location"`
+	Layer    int    `json:"layer,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// Stats counts what was read.
+type Stats struct {
+	Layers   int   `json:"layers"`
+	Files    int   `json:"files"`
+	Archives int   `json:"archives"`
+	Bytes    int64 `json:"bytes"`
+}
+
+// Summary totals the report.
+type Summary struct {
+	Images     int            `json:"images"`
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+	Incomplete int            `json:"incomplete"`
+}
+
+// Build assembles a report from scan results, redacting secrets unless
+// opts.ShowSecrets.
+func Build(results []*scanner.Result, opts Options) *Report {
+	r := &Report{
+		Schema:  Schema,
+		Tool:    Tool{Name: "peel", Version: opts.ToolVersion},
+		Images:  []Image{},
+		Summary: Summary{BySeverity: map[string]int{}},
+	}
+	for _, s := range []rules.Severity{rules.SeverityCritical, rules.SeverityHigh, rules.SeverityMedium, rules.SeverityLow} {
+		r.Summary.BySeverity[s.String()] = 0
+	}
+	for _, res := range results {
+		img := Image{
+			Input: res.Input, Kind: res.Kind, ImageID: res.ImageID, Digest: res.Digest, Platform: res.Platform,
+			Layers: []Layer{}, Findings: []Finding{}, Incomplete: []Incomplete{},
+			Stats: Stats{Layers: res.Stats.Layers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes},
+		}
+		createdBy := map[int]string{}
+		for _, l := range res.Layers {
+			img.Layers = append(img.Layers, Layer{Number: l.Number, DiffID: l.DiffID, CreatedBy: l.CreatedBy})
+			createdBy[l.Number] = l.CreatedBy
+		}
+		for i := range res.Findings {
+			f := &res.Findings[i]
+			rule, _ := rules.Lookup(f.RuleID)
+			out := Finding{
+				Rule: f.RuleID, Title: rule.Title, Severity: f.Severity,
+				Location: f.Location(), Path: f.Path, Line: f.Line, Key: f.Key,
+				Secret: f.Secret, Layer: f.Layer, CreatedBy: createdBy[f.Layer], DeletedInLayer: f.DeletedInLayer,
+				Verified: f.Verified, VerifiedBy: f.VerifiedBy, Opens: f.Opens,
+				KeystoreType: f.KeystoreType, Aliases: f.Aliases,
+				Remediation: rule.Remediation, Fingerprint: Fingerprint(f),
+			}
+			if !opts.ShowSecrets && out.Secret != "" {
+				out.Secret, out.Redacted = Redact(out.Secret), true
+			}
+			img.Findings = append(img.Findings, out)
+			r.Summary.BySeverity[f.Severity.String()]++
+		}
+		for _, in := range res.Incomplete {
+			img.Incomplete = append(img.Incomplete, Incomplete{Location: scanner.FormatLocation(in.Path, 0), Layer: in.Layer, Reason: in.Reason})
+		}
+		r.Summary.Findings += len(img.Findings)
+		r.Summary.Incomplete += len(img.Incomplete)
+		r.Images = append(r.Images, img)
+	}
+	r.Summary.Images = len(r.Images)
+	return r
+}
+
+// Redact keeps the first two characters of a secret and hides the rest;
+// secrets of four characters or fewer are hidden whole.
+func Redact(s string) string {
+	if utf8.RuneCountInString(s) <= 4 {
+		return "…"
+	}
+	r := []rune(s)
+	return string(r[:2]) + "…"
+}
+
+// Fingerprint identifies a finding across rebuilds: it hashes the rule, the
+// location chain without line or layer, the key and the secret, so the same
+// secret at the same logical path keeps its fingerprint while a layer digest
+// or a timestamp changes.
+func Fingerprint(f *scanner.Finding) string {
+	h := sha256.New()
+	for _, part := range []string{f.RuleID, strings.Join(f.Path, "!"), f.Key, f.Secret} {
+		fmt.Fprintf(h, "%d:%s", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Writer renders a report in one format.
+type Writer interface {
+	Write(w io.Writer, r *Report) error
+}
+
+var writers = map[string]Writer{
+	"table": tableWriter{},
+	"json":  jsonWriter{},
+}
+
+// Formats lists the format names ByName accepts.
+func Formats() []string {
+	out := make([]string, 0, len(writers))
+	for k := range writers {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ByName returns the writer for a format name.
+func ByName(name string) (Writer, error) {
+	w, ok := writers[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown format %q (want %s)", name, strings.Join(Formats(), ", "))
+	}
+	return w, nil
+}
+
+// MaxSeverity returns the worst severity in the report, or SeverityNone.
+func (r *Report) MaxSeverity() rules.Severity {
+	max := rules.SeverityNone
+	for _, img := range r.Images {
+		for _, f := range img.Findings {
+			if f.Severity > max {
+				max = f.Severity
+			}
+		}
+	}
+	return max
+}

@@ -1,0 +1,161 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/peelscan/peel/rules"
+)
+
+type tableWriter struct{}
+
+var _ Writer = tableWriter{}
+
+// Widths of the table's wrapped columns, and how much of a layer's
+// created_by the table shows.
+const (
+	layerWidth     = 30
+	detailsWidth   = 48
+	createdByWidth = 56
+)
+
+// Write renders, per image, a table of findings with a short fix per row,
+// the full remediation of each rule seen, what could not be scanned, and a
+// closing count.
+func (tableWriter) Write(w io.Writer, r *Report) error {
+	for i, img := range r.Images {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s (%s", img.Input, img.Kind)
+		if img.Platform != "" {
+			fmt.Fprintf(w, ", %s", img.Platform)
+		}
+		if img.Stats.Layers > 0 {
+			fmt.Fprintf(w, ", %d layers", img.Stats.Layers)
+		}
+		fmt.Fprintf(w, ", %d files, %d archives)\n", img.Stats.Files, img.Stats.Archives)
+		if len(img.Findings) == 0 {
+			fmt.Fprintln(w, "No secrets found.")
+		} else if err := findingsTable(w, img); err != nil {
+			return err
+		}
+		for _, in := range img.Incomplete {
+			fmt.Fprintf(w, "scan incomplete: %s: %s\n", in.Location, in.Reason)
+		}
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "\n%d finding(s) in %d image(s): %d critical, %d high, %d medium, %d low",
+		s.Findings, s.Images, s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"])
+	if s.Incomplete > 0 {
+		fmt.Fprintf(w, "; %d part(s) not fully scanned", s.Incomplete)
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+func findingsTable(w io.Writer, img Image) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNormal),
+		tablewriter.WithTrimSpace(tw.Off),
+	)
+	// Locations stay whole, to be copied; the layer and details columns,
+	// which have spaces, wrap.
+	t.Configure(func(cfg *tablewriter.Config) {
+		cfg.Row.ColMaxWidths.PerColumn = tw.NewMapper[int, int]().Set(3, layerWidth).Set(5, detailsWidth)
+	})
+	t.Header("SEVERITY", "RULE", "LOCATION", "LAYER", "SECRET", "DETAILS")
+	var seen []string
+	for _, f := range img.Findings {
+		if err := t.Append(f.Severity.String(), f.Rule, f.Location, layerCell(f), f.Secret, details(f)); err != nil {
+			return err
+		}
+		if !contains(seen, f.Rule) {
+			seen = append(seen, f.Rule)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, id := range seen {
+		rule, _ := rules.Lookup(id)
+		fmt.Fprintf(w, "fix %s: %s\n", id, rule.Remediation)
+	}
+	return nil
+}
+
+func layerCell(f Finding) string {
+	if f.Layer == 0 {
+		return "-"
+	}
+	s := fmt.Sprintf("%d", f.Layer)
+	if f.CreatedBy != "" {
+		s += " " + shorten(f.CreatedBy, createdByWidth)
+	}
+	return s
+}
+
+func details(f Finding) string {
+	var parts []string
+	if f.Key != "" {
+		parts = append(parts, "key "+f.Key)
+	}
+	if f.KeystoreType != "" {
+		parts = append(parts, f.KeystoreType)
+	}
+	if len(f.Aliases) > 0 {
+		parts = append(parts, "private keys: "+strings.Join(f.Aliases, ", "))
+	}
+	if f.VerifiedBy != "" {
+		parts = append(parts, "opens with the password at "+lastMember(f.VerifiedBy))
+	}
+	if len(f.Opens) > 0 {
+		parts = append(parts, "opens "+strings.Join(f.Opens, ", "))
+	}
+	if f.DeletedInLayer > 0 {
+		parts = append(parts, fmt.Sprintf("deleted in layer %d (still in the image)", f.DeletedInLayer))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// lastMember shortens a location chain to its innermost file's base name
+// and line (the JSON report keeps the whole chain).
+func lastMember(loc string) string {
+	if i := strings.LastIndexByte(loc, '!'); i >= 0 {
+		loc = loc[i+1:]
+	}
+	return path.Base(loc)
+}
+
+// longHex matches digests in created_by (ADD file:<64 hex> in /dst).
+var longHex = regexp.MustCompile(`[0-9a-f]{32,}`)
+
+// shorten collapses runs of white space, abbreviates digests and cuts s
+// to n runes.
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = longHex.ReplaceAllStringFunc(s, func(h string) string { return h[:7] + "…" })
+	s = strings.TrimPrefix(s, "/bin/sh -c ")
+	s = strings.TrimPrefix(s, "#(nop) ")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,403 @@
+package scanner_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/peelscan/peel/internal/fixture"
+	"github.com/peelscan/peel/internal/testkeys"
+	"github.com/peelscan/peel/rules"
+	"github.com/peelscan/peel/scanner"
+)
+
+// summary is the part of a finding the tests compare.
+type summary struct {
+	Rule       string
+	Location   string
+	Layer      int
+	Severity   string
+	Secret     string
+	Verified   bool
+	VerifiedBy string
+	Aliases    string
+	Opens      string
+	Deleted    int
+}
+
+func summarize(fs []scanner.Finding) []summary {
+	out := []summary{}
+	for _, f := range fs {
+		out = append(out, summary{
+			Rule: f.RuleID, Location: f.Location(), Layer: f.Layer, Severity: f.Severity.String(), Secret: f.Secret,
+			Verified: f.Verified, VerifiedBy: f.VerifiedBy, Aliases: strings.Join(f.Aliases, ","),
+			Opens: strings.Join(f.Opens, ","), Deleted: f.DeletedInLayer,
+		})
+	}
+	return out
+}
+
+const propsLoc = "/" + fixture.JarName + "!" + fixture.PropertiesPath
+
+// wantV1 is what the book's v1 image must report: both passwords of the
+// jar's application.properties, and both keystores opened by them.
+var wantV1 = []summary{
+	{Rule: rules.RuleConfigSecret, Location: propsLoc + ":3", Layer: 3, Severity: "critical", Secret: "springboot", Verified: true, Opens: "/opt/keystore.jks,/opt/jwt.jks"},
+	{Rule: rules.RuleConfigSecret, Location: propsLoc + ":6", Layer: 3, Severity: "critical", Secret: "springboot", Verified: true, Opens: "/opt/keystore.jks,/opt/jwt.jks"},
+	{Rule: rules.RuleKeystoreVerified, Location: "/opt/keystore.jks", Layer: 4, Severity: "critical", Secret: "springboot", Verified: true, VerifiedBy: propsLoc + ":3", Aliases: "spring"},
+	{Rule: rules.RuleKeystoreVerified, Location: "/opt/jwt.jks", Layer: 5, Severity: "critical", Secret: "springboot", Verified: true, VerifiedBy: propsLoc + ":6", Aliases: "jwtkey"},
+}
+
+func scanImage(t *testing.T, img v1.Image, opts scanner.Options) *scanner.Result {
+	t.Helper()
+	res, err := scanner.New(opts).ScanImage(context.Background(), img)
+	if err != nil {
+		t.Fatalf("ScanImage: %v", err)
+	}
+	return res
+}
+
+func mustImage(t *testing.T, build func() (v1.Image, error)) v1.Image {
+	t.Helper()
+	img, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func checkSummaries(t *testing.T, got []scanner.Finding, want []summary) {
+	t.Helper()
+	if g := summarize(got); !reflect.DeepEqual(g, want) {
+		t.Errorf("findings:\n got  %+v\n want %+v", g, want)
+	}
+}
+
+func TestSTSv1(t *testing.T) {
+	res := scanImage(t, mustImage(t, fixture.STSv1), scanner.Options{})
+	checkSummaries(t, res.Findings, wantV1)
+	if len(res.Incomplete) != 0 {
+		t.Errorf("incomplete: %+v", res.Incomplete)
+	}
+	if len(res.Layers) != 5 || !strings.Contains(res.Layers[2].CreatedBy, "ADD file:") || !strings.HasSuffix(res.Layers[3].CreatedBy, "in /opt/keystore.jks ") {
+		t.Errorf("layers not attributed to their history: %+v", res.Layers)
+	}
+	if res.Platform != "linux/amd64" || !strings.HasPrefix(res.ImageID, "sha256:") {
+		t.Errorf("platform %q image id %q", res.Platform, res.ImageID)
+	}
+	// Four archives: the fat jar and the four stored jars in BOOT-INF/lib,
+	// and rt.jar in the JDK layer.
+	if res.Stats.Archives != 6 || res.Stats.Layers != 5 {
+		t.Errorf("stats %+v", res.Stats)
+	}
+}
+
+func TestSTSv2IsClean(t *testing.T) {
+	res := scanImage(t, mustImage(t, fixture.STSv2), scanner.Options{})
+	checkSummaries(t, res.Findings, []summary{})
+	if len(res.Incomplete) != 0 {
+		t.Errorf("incomplete: %+v", res.Incomplete)
+	}
+	// The JDK trust store was reached (the image has it) but not reported.
+	if res.Stats.Files == 0 {
+		t.Error("no files read")
+	}
+}
+
+func TestHostConfigDirectories(t *testing.T) {
+	for section, want := range map[string]int{"10.2.1": 2, "10.2.2": 0} {
+		dir := t.TempDir()
+		for n, data := range fixture.HostConfig(section) {
+			if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tgt, err := scanner.Open(context.Background(), "dir:"+dir, scanner.SourceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := scanner.New(scanner.Options{}).Scan(context.Background(), tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Findings) != want {
+			t.Errorf("%s: %d findings, want %d: %+v", section, len(res.Findings), want, summarize(res.Findings))
+		}
+		for _, f := range res.Findings {
+			if !strings.HasPrefix(f.Location(), filepath.ToSlash(dir)+"/application.properties:") {
+				t.Errorf("%s: location %q is not the file's path", section, f.Location())
+			}
+		}
+	}
+}
+
+// TestTransports scans v1 and v2 through every source kind and expects the
+// same findings as the in-memory image gives.
+func TestTransports(t *testing.T) {
+	dir := t.TempDir()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	for _, tc := range []struct {
+		tag   string
+		build func() (v1.Image, error)
+		want  []summary
+	}{
+		{"v1", fixture.STSv1, wantV1},
+		{"v2", fixture.STSv2, []summary{}},
+	} {
+		img := mustImage(t, tc.build)
+		ref, _ := name.NewTag("prabath/insecure-sts-ch10:" + tc.tag)
+		archive := filepath.Join(dir, tc.tag+".tar")
+		if err := tarball.WriteToFile(archive, ref, img); err != nil {
+			t.Fatal(err)
+		}
+		ociDir := filepath.Join(dir, tc.tag+"-oci")
+		p, err := layout.Write(ociDir, empty.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tc.tag})); err != nil {
+			t.Fatal(err)
+		}
+		ociArchive := filepath.Join(dir, tc.tag+"-oci.tar")
+		tarDir(t, ociDir, ociArchive)
+		regRef := host + "/prabath/insecure-sts-ch10:" + tc.tag
+		if err := remote.Write(mustRef(t, regRef), img); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, in := range []struct{ input, kind string }{
+			{"docker-archive:" + archive, scanner.KindDockerArchive},
+			{archive, scanner.KindDockerArchive},
+			{"oci:" + ociDir, scanner.KindOCI},
+			{"oci:" + ociDir + ":" + tc.tag, scanner.KindOCI},
+			{ociDir, scanner.KindOCI},
+			{"oci-archive:" + ociArchive, scanner.KindOCIArchive},
+			{ociArchive, scanner.KindOCIArchive},
+			{regRef, scanner.KindRegistry},
+		} {
+			t.Run(tc.tag+"/"+in.input[len(dir)/2:], func(t *testing.T) {
+				tgt, err := scanner.Open(context.Background(), in.input, scanner.SourceOptions{TempDir: t.TempDir()})
+				if err != nil {
+					t.Fatalf("Open(%q): %v", in.input, err)
+				}
+				defer tgt.Close()
+				if tgt.Kind != in.kind {
+					t.Errorf("kind %q, want %q", tgt.Kind, in.kind)
+				}
+				res, err := scanner.New(scanner.Options{}).Scan(context.Background(), tgt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSummaries(t, res.Findings, tc.want)
+			})
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	notImage := filepath.Join(dir, "files.tar")
+	tarDir(t, "../testdata/keytool", notImage)
+	for _, tc := range []struct{ input, msg string }{
+		{"Bad::Ref", "invalid image reference"},
+		{filepath.Join(dir, "missing.tar"), "no such file"},
+		{"docker-archive:" + filepath.Join(dir, "missing.tar"), "no such file"},
+		{notImage, "not a container image"},
+		{"docker-archive:" + notImage, "not a docker-archive"},
+		{"oci-archive:" + notImage, "not an oci-archive"},
+		{"oci:" + dir, "not an OCI layout"},
+		{"dir:" + filepath.Join(dir, "nope"), "no such file"},
+	} {
+		_, err := scanner.Open(context.Background(), tc.input, scanner.SourceOptions{TempDir: dir})
+		var ie *scanner.InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), tc.input+": ") {
+			t.Errorf("Open(%q) = %v; want an InputError naming the input and saying %q", tc.input, err, tc.msg)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("Open(%q): error spans lines: %q", tc.input, err)
+		}
+	}
+}
+
+// layers builds an image of the given layer tars.
+func layers(t *testing.T, tars ...[]byte) v1.Image {
+	t.Helper()
+	var ls []fixture.Layer
+	for i, b := range tars {
+		ls = append(ls, fixture.Layer{Tar: b, CreatedBy: fmt.Sprintf("step %d", i+1)})
+	}
+	return mustImage(t, fixture.Image{Layers: ls}.Build)
+}
+
+func TestWhiteouts(t *testing.T) {
+	secret := fixture.File{Name: "app/config/application.yml", Data: []byte("spring:\n  datasource:\n    password: wh1te-out-pw\n")}
+	other := fixture.File{Name: "srv/application.properties", Data: []byte("db.password=opaque-pw-1\n")}
+	kept := fixture.File{Name: "etc/app/application.properties", Data: []byte("db.password=kept-pw-1\n")}
+	img := layers(t,
+		fixture.Tar(secret, other, kept),
+		fixture.Tar(fixture.File{Name: "app/config/.wh.application.yml"}),
+		fixture.Tar(fixture.File{Name: "srv/.wh..wh..opq"}, fixture.File{Name: "srv/new.txt", Data: []byte("x")}),
+	)
+	res := scanImage(t, img, scanner.Options{})
+	got := map[string]int{}
+	for _, f := range res.Findings {
+		got[f.Location()] = f.DeletedInLayer
+	}
+	want := map[string]int{
+		"/app/config/application.yml:3":     2,
+		"/srv/application.properties:1":     3,
+		"/etc/app/application.properties:1": 0,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("deleted-in-layer by location = %v, want %v", got, want)
+	}
+}
+
+func TestNestedArchives(t *testing.T) {
+	props := fixture.File{Name: "BOOT-INF/classes/application.properties", Data: []byte("a=1\nspring.datasource.password=n3sted-pw\n")}
+	inner := fixture.Zip(nil, props)
+	launch := []byte("#!/bin/bash\n#\n# Spring Boot launch script\n" + strings.Repeat("# filler line of the launch script\n", 200))
+	execJar := fixture.Zip(launch, fixture.File{Name: "BOOT-INF/lib/inner.jar", Data: inner, Stored: true})
+	war := fixture.Zip(nil, fixture.File{Name: "WEB-INF/lib/lib.jar", Data: fixture.Zip(nil,
+		fixture.File{Name: "application.yml", Data: []byte("app:\n  client-secret: w4r-secret\n")})})
+	img := layers(t, fixture.Tar(
+		fixture.File{Name: "app/app.jar", Data: execJar, Mode: 0o755},
+		fixture.File{Name: "usr/local/tomcat/webapps/ROOT.war", Data: war},
+		fixture.File{Name: "opt/certs/blob.dat", Data: testkeys.JKS("n3sted-pw", "tls")},
+	))
+	res := scanImage(t, img, scanner.Options{MemoryBuffer: 1024}) // force spilling to temp files
+	var locs []string
+	for _, f := range res.Findings {
+		locs = append(locs, f.Location()+" "+f.RuleID)
+	}
+	want := []string{
+		"/app/app.jar!BOOT-INF/lib/inner.jar!BOOT-INF/classes/application.properties:2 config-secret",
+		"/opt/certs/blob.dat keystore-verified",
+		"/usr/local/tomcat/webapps/ROOT.war!WEB-INF/lib/lib.jar!application.yml:2 config-secret",
+	}
+	if !reflect.DeepEqual(locs, want) {
+		t.Errorf("locations:\n got  %q\n want %q", locs, want)
+	}
+	if len(res.Incomplete) != 0 {
+		t.Errorf("incomplete: %+v", res.Incomplete)
+	}
+}
+
+func TestDepthLimitIsReported(t *testing.T) {
+	data := fixture.Zip(nil, fixture.File{Name: "application.properties", Data: []byte("deep.password=d33p-pw\n")})
+	for i := 0; i < 10; i++ {
+		data = fixture.Zip(nil, fixture.File{Name: fmt.Sprintf("level%d.jar", i), Data: data})
+	}
+	img := layers(t, fixture.Tar(fixture.File{Name: "deep.jar", Data: data}))
+	res := scanImage(t, img, scanner.Options{MaxDepth: 8})
+	if len(res.Findings) != 0 {
+		t.Errorf("found %+v past the depth limit", summarize(res.Findings))
+	}
+	if len(res.Incomplete) != 1 || !strings.Contains(res.Incomplete[0].Reason, "depth limit") {
+		t.Fatalf("incomplete = %+v, want one depth-limit entry", res.Incomplete)
+	}
+	if n := len(res.Incomplete[0].Path); n != 9 {
+		t.Errorf("depth limit reported at a chain of %d, want 9", n)
+	}
+	res = scanImage(t, img, scanner.Options{MaxDepth: 12})
+	if len(res.Findings) != 1 || len(res.Incomplete) != 0 {
+		t.Errorf("with --max-depth 12: findings %+v incomplete %+v", summarize(res.Findings), res.Incomplete)
+	}
+}
+
+func TestSizeLimitIsReported(t *testing.T) {
+	big := []byte("x.password=big-file-pw\n" + strings.Repeat("# padding\n", 200))
+	img := layers(t, fixture.Tar(fixture.File{Name: "app/application.properties", Data: big}))
+	res := scanImage(t, img, scanner.Options{MaxFileSize: 100})
+	if len(res.Findings) != 0 || len(res.Incomplete) != 1 || !strings.Contains(res.Incomplete[0].Reason, "limit") {
+		t.Errorf("findings %+v incomplete %+v; want the limit reported", summarize(res.Findings), res.Incomplete)
+	}
+}
+
+func TestScanSingleJar(t *testing.T) {
+	jar := filepath.Join(t.TempDir(), "app.jar")
+	if err := os.WriteFile(jar, fixture.FatJar(true), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, input := range []string{jar, "dir:" + jar} {
+		tgt, err := scanner.Open(context.Background(), input, scanner.SourceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := scanner.New(scanner.Options{}).Scan(context.Background(), tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Findings) != 2 || res.Findings[0].Location() != filepath.ToSlash(jar)+"!"+fixture.PropertiesPath+":3" {
+			t.Errorf("%s: %+v", input, summarize(res.Findings))
+		}
+	}
+}
+
+func TestBrokenLayerIsAnError(t *testing.T) {
+	good := fixture.Tar(fixture.File{Name: "a.txt", Data: bytes.Repeat([]byte("a"), 4096)})
+	img := layers(t, good[:1000])
+	if _, err := scanner.New(scanner.Options{}).ScanImage(context.Background(), img); err == nil || !strings.Contains(err.Error(), "layer 1") {
+		t.Errorf("truncated layer: err = %v, want an error naming layer 1", err)
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tarDir writes the files under dir into a tar at dst.
+func tarDir(t *testing.T, dir, dst string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	if err := os.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
