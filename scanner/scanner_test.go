@@ -400,4 +400,3 @@ func tarDir(t *testing.T, dir, dst string) {
 		t.Fatal(err)
 	}
 }
-

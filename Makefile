@@ -1,0 +1,39 @@
+# peel — developer entry points. `make demo` and `make test` are the README's
+# quick start; .ci/run calls `make lint test demo`.
+
+GO      ?= go
+BIN     := bin/peel
+BUILD   := testdata/build
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build test demo fixtures lint clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peel
+
+# Regenerates the bundled v1/v2 reproductions and host config directories.
+fixtures:
+	$(GO) run ./testdata/gen -out $(BUILD)
+
+test:
+	$(GO) test -race -count=1 ./...
+
+# Scans the book's insecure image (v1) and its fix (v2) side by side; v1
+# fails with exit status 1, v2 passes with 0.
+demo: build fixtures
+	@echo
+	@echo "=== peel scan $(BUILD)/sts-v1.tar   (prabath/insecure-sts-ch10:v1, Dockerfile)"
+	@./$(BIN) scan $(BUILD)/sts-v1.tar; echo "exit status $$?"
+	@echo
+	@echo "=== peel scan $(BUILD)/sts-v2.tar   (prabath/insecure-sts-ch10:v2, Dockerfile-2)"
+	@./$(BIN) scan $(BUILD)/sts-v2.tar; echo "exit status $$?"
+
+lint:
+	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./... ./testdata/gen
+
+clean:
+	rm -rf bin $(BUILD)
