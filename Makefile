@@ -37,3 +37,13 @@ lint:
 
 clean:
 	rm -rf bin $(BUILD)
+
+# Runs every fuzz target for FUZZTIME each; crashers land in the package's
+# testdata/fuzz and become regression tests run by `make test`.
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz:
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanProperties$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanYAML$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzInspectKeystore$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./scanner -run '^$$' -fuzz '^FuzzLayer$$' -fuzztime $(FUZZTIME)

@@ -104,8 +104,12 @@ type Keystore struct {
 	// KeyDecrypts lists the private-key aliases whose key decrypts with the
 	// store password too (JKS and PKCS#12 tell this).
 	KeyDecrypts []string
+	// Untried counts the passwords Open did not try because the store's
+	// key-derivation cost used up its work budget; 0 when all were tried.
+	Untried int
 
-	data []byte
+	data       []byte
+	iterations int64 // largest PBKDF iteration count in a PKCS#12 file
 }
 
 // PrivateKeyAliases returns the aliases of the private-key entries.
@@ -150,6 +154,10 @@ func InspectKeystore(data []byte) (*Keystore, error) {
 	case JKS, JCEKS:
 		k.Entries, k.Complete, err = walkJKS(data)
 	case PKCS12:
+		k.iterations = maxIterations(data)
+		if k.iterations > MaxPKCS12Iterations {
+			return nil, fmt.Errorf("%s: iteration count %d is over the limit of %d", t, k.iterations, MaxPKCS12Iterations)
+		}
 		k.Entries, k.Complete, err = walkPKCS12(data)
 	}
 	if err != nil {
@@ -165,14 +173,27 @@ type PasswordCandidate struct {
 }
 
 // Open tries each candidate, then DefaultPasswords, on the keystore and
-// records the first that opens it. It reports whether one did.
+// records the first that opens it. It reports whether one did. A PKCS#12
+// store whose iteration counts make each try expensive gets fewer tries
+// (see Untried).
 func (k *Keystore) Open(candidates []PasswordCandidate) bool {
 	tried := make(map[string]bool, len(candidates)+len(DefaultPasswords))
+	budget := -1 // tries left; -1 is unlimited
+	if k.iterations > 0 {
+		budget = int(max(1, pkcs12WorkBudget/k.iterations))
+	}
 	try := func(pw, source string) bool {
 		if tried[pw] {
 			return false
 		}
 		tried[pw] = true
+		if budget == 0 {
+			k.Untried++
+			return false
+		}
+		if budget > 0 {
+			budget--
+		}
 		if !k.tryPassword(pw) {
 			return false
 		}

@@ -1,8 +1,10 @@
 package rules
 
 import (
+	"encoding/asn1"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/peelscan/peel/internal/testkeys"
@@ -127,5 +129,43 @@ func TestMalformedKeystores(t *testing.T) {
 		if _, err := InspectKeystore(data); err == nil {
 			t.Errorf("%s: want an error", name)
 		}
+	}
+}
+
+func TestPKCS12IterationLimits(t *testing.T) {
+	p := testkeys.PKCS12("pw-123456", "k")
+	k, err := InspectKeystore(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.iterations < 1000 || k.iterations > 100_000 {
+		t.Fatalf("iterations read as %d", k.iterations)
+	}
+	// Re-encode the file with a huge MAC iteration count.
+	var pfx struct {
+		Version  int
+		AuthSafe asn1.RawValue
+		MacData  struct {
+			Mac        asn1.RawValue
+			Salt       []byte
+			Iterations int64
+		}
+	}
+	if _, err := asn1.Unmarshal(p, &pfx); err != nil {
+		t.Fatal(err)
+	}
+	pfx.MacData.Iterations = 1<<31 - 1
+	hostile, err := asn1.Marshal(pfx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InspectKeystore(hostile); err == nil || !strings.Contains(err.Error(), "iteration count 2147483647") {
+		t.Errorf("hostile iteration count: err = %v", err)
+	}
+	// An expensive but allowed count limits the number of tries.
+	k.iterations = pkcs12WorkBudget / 3
+	many := []PasswordCandidate{{Password: "a1"}, {Password: "a2"}, {Password: "a3"}, {Password: "a4"}}
+	if k.Open(many) || k.Untried == 0 {
+		t.Errorf("opened=%v untried=%d; want the budget to stop the tries", k.Opened, k.Untried)
 	}
 }

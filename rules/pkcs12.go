@@ -106,3 +106,59 @@ func friendlyName(attrs []p12Attribute) string {
 	}
 	return ""
 }
+
+// Limits on the key-derivation work a PKCS#12 file can ask for. The file
+// sets its own iteration counts (JDK 17: 10 000, OpenSSL 3: 2 048), and every
+// password tried pays them, so a hostile count would stall a scan.
+const (
+	// MaxPKCS12Iterations is the largest iteration count accepted.
+	MaxPKCS12Iterations = 10_000_000
+	// pkcs12WorkBudget bounds iterations × passwords tried per store.
+	pkcs12WorkBudget = 50_000_000
+	maxDERNodes      = 100_000
+)
+
+// maxIterations returns the largest iteration count in the DER tree of a
+// PKCS#12 file: every INTEGER that follows an OCTET STRING (a salt) in the
+// same SEQUENCE, which is how MacData, PBEParameter and PBKDF2-params are
+// laid out. OCTET STRINGs that hold DER (the authenticated safe, safe
+// contents) are walked too; encrypted bytes fail to parse and are skipped.
+func maxIterations(der []byte) int64 {
+	var (
+		max   int64
+		nodes int
+	)
+	var walk func(b []byte, depth int)
+	walk = func(b []byte, depth int) {
+		if depth > 32 {
+			return
+		}
+		prevSalt := false
+		for len(b) > 0 && nodes < maxDERNodes {
+			nodes++
+			var v asn1.RawValue
+			rest, err := asn1.Unmarshal(b, &v)
+			if err != nil {
+				return
+			}
+			b = rest
+			switch {
+			case v.Class == asn1.ClassUniversal && v.Tag == asn1.TagInteger && prevSalt:
+				var n int64
+				if _, err := asn1.Unmarshal(v.FullBytes, &n); err != nil {
+					n = 1 << 62 // too large for int64
+				}
+				if n > max {
+					max = n
+				}
+			case v.IsCompound:
+				walk(v.Bytes, depth+1)
+			case v.Class == asn1.ClassUniversal && v.Tag == asn1.TagOctetString && len(v.Bytes) > 0 && v.Bytes[0] == 0x30:
+				walk(v.Bytes, depth+1)
+			}
+			prevSalt = v.Class == asn1.ClassUniversal && v.Tag == asn1.TagOctetString
+		}
+	}
+	walk(der, 0)
+	return max
+}

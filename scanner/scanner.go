@@ -228,7 +228,9 @@ func (s *Scanner) merge(res *Result, walkers []*walker) {
 		res.Stats.add(w.stats)
 		hits = append(hits, w.keystores...)
 	}
-	res.Findings = append(res.Findings, verifyKeystores(res.Findings, hits)...)
+	found, skipped := verifyKeystores(res.Findings, hits)
+	res.Findings = append(res.Findings, found...)
+	res.Incomplete = append(res.Incomplete, skipped...)
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := &res.Findings[i], &res.Findings[j]
 		if a.Layer != b.Layer {
@@ -245,8 +247,11 @@ func (s *Scanner) merge(res *Result, walkers []*walker) {
 // keystore, the passwords whose config names that keystore) and the default
 // passwords on every keystore, and returns the keystore findings. Password
 // findings that open a keystore are marked verified and list it in Opens.
-func verifyKeystores(findings []Finding, hits []keystoreHit) []Finding {
-	var out []Finding
+func verifyKeystores(findings []Finding, hits []keystoreHit) ([]Finding, []Incomplete) {
+	var (
+		out     []Finding
+		skipped []Incomplete
+	)
 	for _, h := range hits {
 		var preferred, others []rules.PasswordCandidate
 		for i := range findings {
@@ -259,6 +264,10 @@ func verifyKeystores(findings []Finding, hits []keystoreHit) []Finding {
 			}
 		}
 		h.ks.Open(append(preferred, others...))
+		if h.ks.Untried > 0 {
+			skipped = append(skipped, Incomplete{Path: h.path, Layer: h.layer,
+				Reason: fmt.Sprintf("%d password(s) not tried: the keystore's key-derivation cost used up its work budget", h.ks.Untried)})
+		}
 		rf, ok := rules.KeystoreFinding(h.ks)
 		if !ok {
 			continue
@@ -285,7 +294,7 @@ func verifyKeystores(findings []Finding, hits []keystoreHit) []Finding {
 			}
 		}
 	}
-	return out
+	return out, skipped
 }
 
 // refersTo reports whether one of a config file's keystore paths names the

@@ -101,7 +101,8 @@ func open(ctx context.Context, input string, opts SourceOptions) (*Target, error
 	if ok {
 		switch kind {
 		case KindDockerArchive:
-			return openDockerArchive(rest)
+			p, ref := splitRef(rest)
+			return openDockerArchive(p, ref)
 		case KindOCI:
 			return openOCI(rest, opts.Platform)
 		case KindOCIArchive:
@@ -172,16 +173,44 @@ func statInput(p string) error {
 	return err
 }
 
-func openDockerArchive(p string) (*Target, error) {
+// splitRef splits "PATH:REF" (REF may hold colons, as in name:tag): the
+// path is the shortest prefix before a colon that exists, unless the whole
+// spec does.
+func splitRef(spec string) (string, string) {
+	if _, err := os.Stat(spec); err == nil {
+		return spec, ""
+	}
+	for i := 0; i < len(spec); i++ {
+		if spec[i] != ':' || i == 0 {
+			continue
+		}
+		if _, err := os.Stat(spec[:i]); err == nil {
+			return spec[:i], spec[i+1:]
+		}
+	}
+	return spec, ""
+}
+
+// openDockerArchive reads a docker save tar; "docker-archive:PATH:REF"
+// picks one image by tag from an archive that holds several.
+func openDockerArchive(p, ref string) (*Target, error) {
 	if err := statInput(p); err != nil {
 		return nil, err
+	}
+	var tag *name.Tag
+	if ref != "" {
+		t, err := name.NewTag(ref)
+		if err != nil {
+			return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
+		}
+		tag = &t
 	}
 	if kind, err := sniffTar(p); err != nil {
 		return nil, err
 	} else if kind != KindDockerArchive {
 		return nil, errors.New("not a docker-archive: the tar has no manifest.json (make one with docker save)")
 	}
-	img, err := tarball.ImageFromPath(p, nil)
+	img, err := tarball.ImageFromPath(p, tag)
 	if err != nil {
 		return nil, fmt.Errorf("reading docker-archive: %w", err)
 	}
@@ -194,12 +223,11 @@ func openDockerArchive(p string) (*Target, error) {
 // openOCI reads an OCI image layout directory. "oci:DIR:REF" picks the
 // manifest whose org.opencontainers.image.ref.name is REF.
 func openOCI(spec string, platform *v1.Platform) (*Target, error) {
-	dir, ref := spec, ""
-	if _, err := os.Stat(spec); err != nil {
-		if i := strings.LastIndexByte(spec, ':'); i > 0 {
-			dir, ref = spec[:i], spec[i+1:]
-		}
-	}
+	dir, ref := splitRef(spec)
+	return openOCILayout(dir, ref, platform)
+}
+
+func openOCILayout(dir, ref string, platform *v1.Platform) (*Target, error) {
 	if err := statInput(dir); err != nil {
 		return nil, err
 	}
@@ -277,12 +305,7 @@ func platformName(p *v1.Platform) string {
 // directory (the layout reader needs files) and reads it as oci:. Only the
 // layout's own names are written (oci-layout, index.json, blobs/ALG/HEX).
 func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
-	p, ref := spec, ""
-	if _, err := os.Stat(spec); err != nil {
-		if i := strings.LastIndexByte(spec, ':'); i > 0 {
-			p, ref = spec[:i], spec[i+1:]
-		}
-	}
+	p, ref := splitRef(spec)
 	if err := statInput(p); err != nil {
 		return nil, err
 	}
@@ -300,10 +323,7 @@ func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
 		cleanup()
 		return nil, err
 	}
-	t, err := openOCI(dir+":"+ref, opts.Platform)
-	if ref == "" {
-		t, err = openOCI(dir, opts.Platform)
-	}
+	t, err := openOCILayout(dir, ref, opts.Platform)
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -412,7 +432,7 @@ func openLocal(p string, opts SourceOptions) (*Target, error) {
 	case err != nil:
 		return nil, err
 	case kind == KindDockerArchive:
-		return openDockerArchive(p)
+		return openDockerArchive(p, "")
 	case kind == KindOCIArchive:
 		return openOCIArchive(p, opts)
 	case kind == "tar":

@@ -1,0 +1,54 @@
+package rules
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/peelscan/peel/internal/testkeys"
+)
+
+func FuzzScanProperties(f *testing.F) {
+	f.Add([]byte(stsV1Properties))
+	f.Add([]byte("a.password=${X:y}\\\n  z\n# c\\\nb.secret=\\u00e4\\uZZZZ\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		found, _ := ScanProperties(data)
+		for _, fd := range found {
+			if fd.Line < 1 || fd.Secret == "" {
+				t.Fatalf("finding without a line or secret: %+v", fd)
+			}
+		}
+	})
+}
+
+func FuzzScanYAML(f *testing.F) {
+	f.Add([]byte("server:\n  ssl:\n    key-store-password: springboot\n---\na: [1, 2\n"))
+	f.Add([]byte("a: &x\n  password: p\nb: *x\nc: [*x, *x]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		found, _ := ScanYAML(data)
+		for _, fd := range found {
+			if fd.Line < 1 || fd.Secret == "" {
+				t.Fatalf("finding without a line or secret: %+v", fd)
+			}
+		}
+	})
+}
+
+func FuzzInspectKeystore(f *testing.F) {
+	f.Add(testkeys.JKS("pw-123456", "a", "b"))
+	f.Add(testkeys.TrustStore("changeit", "ca"))
+	f.Add(testkeys.PKCS12("pw-123456", "k"))
+	for _, name := range []string{"sts-keytool.jks", "jwt-keytool.p12"} {
+		if b, err := os.ReadFile(filepath.Join("..", "testdata", "keytool", name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := InspectKeystore(data)
+		if err != nil || k == nil {
+			return
+		}
+		k.Open([]PasswordCandidate{{Password: "pw-123456", Source: "fuzz"}})
+		KeystoreFinding(k)
+	})
+}
