@@ -1,5 +1,5 @@
 # peel — developer entry points. `make demo` and `make test` are the README's
-# quick start; .ci/run calls `make lint test demo`.
+# quick start; .ci/run calls `make lint demo test`.
 
 GO      ?= go
 BIN     := bin/peel
