@@ -2,6 +2,7 @@ package rules
 
 import (
 	"path"
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -9,25 +10,42 @@ import (
 // Format is the configuration syntax a file is read with.
 type Format int
 
-// Formats the config detectors understand.
+// Formats the structured detectors understand.
 const (
-	FormatNone Format = iota
-	FormatProperties
-	FormatYAML
+	FormatNone       Format = iota
+	FormatProperties        // Java .properties
+	FormatYAML              // YAML: Spring application*.yml, kubeconfig, compose files, …
+	FormatKeyValue          // .env, INI (~/.aws/credentials, .pypirc, my.cnf), .npmrc
+	FormatXML               // Tomcat server.xml/context.xml, Maven settings.xml, Spring XML, …
+	FormatJSON              // JSON, Docker's config.json among them
+	FormatNetrc             // .netrc
+	FormatPgpass            // .pgpass
 )
 
-// ConfigFormat tells which config detector reads the file at name (a path
-// inside an image or archive), or FormatNone.
+// ConfigFormat tells which structured detector reads the file at name (a
+// path inside an image or archive), or FormatNone.
 func ConfigFormat(name string) Format {
 	base := strings.ToLower(path.Base(name))
+	dir := strings.ToLower(path.Dir(name))
 	switch {
 	case strings.HasSuffix(base, ".properties"):
 		return FormatProperties
-	case strings.HasSuffix(base, ".yml"), strings.HasSuffix(base, ".yaml"):
-		stem := strings.TrimSuffix(strings.TrimSuffix(base, ".yml"), ".yaml")
-		if strings.HasPrefix(stem, "application") || strings.HasPrefix(stem, "bootstrap") {
-			return FormatYAML
-		}
+	case strings.HasSuffix(base, ".yml"), strings.HasSuffix(base, ".yaml"),
+		base == "config" && strings.HasSuffix(dir, ".kube"), strings.HasPrefix(base, "kubeconfig"):
+		return FormatYAML
+	case base == ".env", strings.HasPrefix(base, ".env."), strings.HasSuffix(base, ".env"),
+		base == ".npmrc", base == ".yarnrc", base == ".pypirc", base == ".s3cfg", base == ".my.cnf",
+		strings.HasSuffix(base, ".ini"), strings.HasSuffix(base, ".cnf"),
+		strings.HasSuffix(dir, ".aws") && (base == "credentials" || base == "config"):
+		return FormatKeyValue
+	case strings.HasSuffix(base, ".xml"):
+		return FormatXML
+	case strings.HasSuffix(base, ".json"):
+		return FormatJSON
+	case base == ".netrc", base == "_netrc":
+		return FormatNetrc
+	case base == ".pgpass", base == "pgpass.conf":
+		return FormatPgpass
 	}
 	return FormatNone
 }
@@ -52,7 +70,7 @@ func ScanConfig(name string, data []byte) ([]Finding, error) {
 // key-store (a path) or sort-key stay quiet.
 var secretSuffixes = []string{
 	"password", "passwd", "pwd", "passphrase",
-	"secret", "token",
+	"secret", "token", "authtoken", "storepass", "keypass", "keydata",
 	"credential", "credentials",
 	"apikey", "accesskey", "secretkey", "privatekey", "signingkey", "encryptionkey", "masterkey",
 }
@@ -153,8 +171,12 @@ func classifyValue(value string) (string, valueKind, string) {
 		return "", valueNotSecret, "expression or template"
 	case len(v) > 2 && v[0] == '<' && v[len(v)-1] == '>':
 		return "", valueNotSecret, "documentation placeholder"
-	case strings.HasPrefix(lower, "classpath:") || strings.HasPrefix(lower, "file:"):
+	case strings.HasPrefix(lower, "classpath:") || strings.HasPrefix(lower, "file:") || isKeyFilePath(v):
 		return "", valueNotSecret, "reference to a file"
+	case len(v) > 2 && v[0] == '{' && v[len(v)-1] == '}' && isBase64(v[1:len(v)-1]):
+		return "", valueNotSecret, "encrypted ({…}, as Maven writes it)"
+	case className.MatchString(v):
+		return "", valueNotSecret, "class name"
 	}
 	switch lower {
 	case "true", "false", "null", "none", "nil", "~":
@@ -242,6 +264,36 @@ func isLetters(r []rune) bool {
 	return true
 }
 
+// className matches fully qualified Java class names, which config keys
+// such as password-encoder take as values.
+var className = regexp.MustCompile(`^(?:[a-z_][a-z0-9_]*\.)+[A-Z][A-Za-z0-9_$]*$`)
+
+// isKeyFilePath reports values that are paths to key or keystore files.
+func isKeyFilePath(v string) bool {
+	if !(strings.HasPrefix(v, "/") || strings.HasPrefix(v, "~/") || strings.HasPrefix(v, "./") || len(v) > 2 && v[1] == ':' && v[2] == '\\') {
+		return false
+	}
+	lower := strings.ToLower(v)
+	for _, ext := range append([]string{".pem", ".key", ".crt", ".der", ".ppk", "id_rsa", "id_ed25519", "id_ecdsa"}, keystoreSuffixes...) {
+		if strings.HasSuffix(lower, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func isBase64(s string) bool {
+	if len(s) < 8 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/' || r == '=') {
+			return false
+		}
+	}
+	return true
+}
+
 func hasUserinfo(u string) bool {
 	rest := u[strings.Index(u, "//")+2:]
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
@@ -311,17 +363,4 @@ func stripSecretSuffix(k string) string {
 		}
 	}
 	return k
-}
-
-// configFinding turns a secret-named key and its value into a finding, or
-// reports ok=false.
-func configFinding(key, value string, line int) (Finding, bool) {
-	if !IsSecretKey(key) {
-		return Finding{}, false
-	}
-	secret, ruleID, ok, _ := ClassifyValue(value)
-	if !ok {
-		return Finding{}, false
-	}
-	return newFinding(ruleID, line, key, secret), true
 }

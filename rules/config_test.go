@@ -133,7 +133,17 @@ func TestConfigFormat(t *testing.T) {
 		"messages_fr.properties":                  FormatProperties,
 		"config/application-prod.yml":             FormatYAML,
 		"bootstrap.yaml":                          FormatYAML,
-		"docker-compose.yml":                      FormatNone,
+		"docker-compose.yml":                      FormatYAML,
+		"/root/.kube/config":                      FormatYAML,
+		"/app/.env":                               FormatKeyValue,
+		"/app/.env.production":                    FormatKeyValue,
+		"/root/.aws/credentials":                  FormatKeyValue,
+		"/home/node/.npmrc":                       FormatKeyValue,
+		"/usr/local/tomcat/conf/server.xml":       FormatXML,
+		"/root/.docker/config.json":               FormatJSON,
+		"/root/.netrc":                            FormatNetrc,
+		"/root/.pgpass":                           FormatPgpass,
+		"/etc/config":                             FormatNone,
 		"app.jar":                                 FormatNone,
 	} {
 		if got := ConfigFormat(name); got != want {

@@ -19,37 +19,31 @@ var keyHints = [][]byte{[]byte("pass"), []byte("pwd"), []byte("secret"), []byte(
 // library does not report, and keeps duplicate keys, of which it keeps only
 // the last.
 func ScanProperties(data []byte) ([]Finding, error) {
+	var c collector
+	scanProperties(data, &c)
+	r := c.finish()
+	return r.Findings, r.Err
+}
+
+func scanProperties(data []byte, c *collector) {
 	loader := properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
 	if !utf8.Valid(data) {
 		loader.Encoding = properties.ISO_8859_1
 	}
-	var (
-		out      []Finding
-		refs     []keyRef
-		firstErr error
-	)
 	forEachLogicalLine(data, func(line []byte, lineNo int) {
 		if !hasKeyHint(line) {
 			return
 		}
 		p, err := loader.LoadBytes(line)
 		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("line %d: malformed property", lineNo)
-			}
+			c.fail(fmt.Errorf("line %d: malformed property", lineNo))
 			return
 		}
 		for _, k := range p.Keys() {
 			v, _ := p.Get(k)
-			if f, ok := configFinding(k, v, lineNo); ok {
-				out = append(out, f)
-			} else if path, ok := keystoreRef(v); ok {
-				refs = append(refs, keyRef{k, path})
-			}
+			c.keyValue(RuleConfigSecret, k, v, lineNo)
 		}
 	})
-	linkRefs(out, refs)
-	return out, firstErr
 }
 
 func hasKeyHint(line []byte) bool {

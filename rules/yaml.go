@@ -14,27 +14,22 @@ import (
 // are the value's own line. Documents are split at "---" lines and parsed
 // one by one, so a malformed document does not hide the others.
 func ScanYAML(data []byte) ([]Finding, error) {
-	var (
-		out      []Finding
-		refs     []keyRef
-		firstErr error
-	)
+	var c collector
+	scanYAML(data, &c)
+	r := c.finish()
+	return r.Findings, r.Err
+}
+
+func scanYAML(data []byte, c *collector) {
 	forEachYAMLDocument(data, func(doc []byte, firstLine int) {
 		var n yaml.Node
 		if err := yaml.Unmarshal(doc, &n); err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("malformed YAML document at line %d", firstLine)
-			}
+			c.fail(fmt.Errorf("malformed YAML document at line %d", firstLine))
 			return
 		}
-		before := len(out)
-		walkYAML(&n, "", 0, &out, &refs)
-		for i := before; i < len(out); i++ {
-			out[i].Line += firstLine - 1
-		}
+		w := yamlWalker{c: c, lineOffset: firstLine - 1}
+		w.walk(&n, "", 0)
 	})
-	linkRefs(out, refs)
-	return out, firstErr
 }
 
 // forEachYAMLDocument calls fn with each document of a YAML stream and the
@@ -65,14 +60,19 @@ func forEachYAMLDocument(data []byte, fn func(doc []byte, firstLine int)) {
 // maxYAMLDepth bounds recursion on hostile nesting.
 const maxYAMLDepth = 64
 
-func walkYAML(n *yaml.Node, prefix string, depth int, out *[]Finding, refs *[]keyRef) {
+type yamlWalker struct {
+	c          *collector
+	lineOffset int
+}
+
+func (w yamlWalker) walk(n *yaml.Node, prefix string, depth int) {
 	if n == nil || depth > maxYAMLDepth {
 		return
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			walkYAML(c, prefix, depth+1, out, refs)
+			w.walk(c, prefix, depth+1)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -81,20 +81,23 @@ func walkYAML(n *yaml.Node, prefix string, depth int, out *[]Finding, refs *[]ke
 			if prefix != "" {
 				key = prefix + "." + key
 			}
-			walkYAML(v, key, depth+1, out, refs)
+			w.walk(v, key, depth+1)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			walkYAML(c, prefix+"["+strconv.Itoa(i)+"]", depth+1, out, refs)
+			// docker-compose style environment lists: "- KEY=value".
+			if c.Kind == yaml.ScalarNode {
+				if k, v, ok := envAssignment(c.Value); ok {
+					w.c.keyValue(RuleConfigSecret, k, v, c.Line+w.lineOffset)
+					continue
+				}
+			}
+			w.walk(c, prefix+"["+strconv.Itoa(i)+"]", depth+1)
 		}
 	case yaml.ScalarNode:
 		if n.Tag == "!!null" {
 			return
 		}
-		if f, ok := configFinding(prefix, n.Value, n.Line); ok {
-			*out = append(*out, f)
-		} else if path, ok := keystoreRef(n.Value); ok {
-			*refs = append(*refs, keyRef{prefix, path})
-		}
+		w.c.keyValue(RuleConfigSecret, prefix, n.Value, n.Line+w.lineOffset)
 	}
 }
