@@ -2,13 +2,13 @@ package rules
 
 import (
 	"bytes"
-	"path"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"regexp"
 	"strings"
 )
