@@ -48,7 +48,19 @@ type Image struct {
 	Layers     []Layer      `json:"layers"`
 	Findings   []Finding    `json:"findings"`
 	Incomplete []Incomplete `json:"incomplete"`
-	Stats      Stats        `json:"stats"`
+	// Dismissed is present with --explain: what the rules looked at and
+	// did not report, and why.
+	Dismissed []Dismissed `json:"dismissed,omitempty"`
+	Stats     Stats       `json:"stats"`
+}
+
+// Dismissed is a candidate that was not reported.
+type Dismissed struct {
+	Location string `json:"location"`
+	Layer    int    `json:"layer,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Key      string `json:"key,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 // Layer is one image layer.
@@ -130,7 +142,10 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		}
 		for i := range res.Findings {
 			f := &res.Findings[i]
-			rule, _ := rules.Lookup(f.RuleID)
+			rule := res.Rules[f.RuleID]
+			if rule.ID == "" {
+				rule, _ = rules.Lookup(f.RuleID)
+			}
 			out := Finding{
 				Rule: f.RuleID, Title: rule.Title, Severity: f.Severity,
 				Location: f.Location(), Path: f.Path, Line: f.Line, Key: f.Key,
@@ -144,6 +159,9 @@ func Build(results []*scanner.Result, opts Options) *Report {
 			}
 			img.Findings = append(img.Findings, out)
 			r.Summary.BySeverity[f.Severity.String()]++
+		}
+		for _, d := range res.Dismissed {
+			img.Dismissed = append(img.Dismissed, Dismissed{Location: scanner.FormatLocation(d.Path, d.Line), Layer: d.Layer, Rule: d.RuleID, Key: d.Key, Reason: d.Reason})
 		}
 		for _, in := range res.Incomplete {
 			img.Incomplete = append(img.Incomplete, Incomplete{Location: scanner.FormatLocation(in.Path, 0), Layer: in.Layer, Reason: in.Reason})

@@ -9,8 +9,6 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
-
-	"github.com/peelscan/peel/rules"
 )
 
 type tableWriter struct{}
@@ -49,6 +47,13 @@ func (tableWriter) Write(w io.Writer, r *Report) error {
 		for _, in := range img.Incomplete {
 			fmt.Fprintf(w, "scan incomplete: %s: %s\n", in.Location, in.Reason)
 		}
+		for _, d := range img.Dismissed {
+			fmt.Fprintf(w, "dismissed: %s", d.Location)
+			if d.Key != "" {
+				fmt.Fprintf(w, " (%s)", d.Key)
+			}
+			fmt.Fprintf(w, ": %s\n", d.Reason)
+		}
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "\n%d finding(s) in %d image(s): %d critical, %d high, %d medium, %d low",
@@ -73,7 +78,9 @@ func findingsTable(w io.Writer, img Image) error {
 	})
 	t.Header("SEVERITY", "RULE", "LOCATION", "LAYER", "SECRET", "DETAILS")
 	var seen []string
+	fixes := map[string]string{}
 	for _, f := range img.Findings {
+		fixes[f.Rule] = f.Remediation
 		if err := t.Append(f.Severity.String(), f.Rule, f.Location, layerCell(f), f.Secret, details(f)); err != nil {
 			return err
 		}
@@ -85,8 +92,7 @@ func findingsTable(w io.Writer, img Image) error {
 		return err
 	}
 	for _, id := range seen {
-		rule, _ := rules.Lookup(id)
-		fmt.Fprintf(w, "fix %s: %s\n", id, rule.Remediation)
+		fmt.Fprintf(w, "fix %s: %s\n", id, fixes[id])
 	}
 	return nil
 }

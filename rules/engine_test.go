@@ -195,6 +195,7 @@ func TestScanCommand(t *testing.T) {
 		{"/bin/sh -c curl -u deploy:curl-cli-pw https://repo/x.tgz | tar xz", []hit{{"gitleaks.curl-auth-user", 1, "deploy:curl-cli-pw"}}},
 		{"/bin/sh -c app init --admin-password 'flag-cli-pw' --db-token=$TOKEN", []hit{{RuleBuildSecret, 1, "flag-cli-pw"}}},
 		{"/bin/sh -c #(nop)  ENV DB_PASSWORD=env-in-history", nil},
+		{"java -Dspring.datasource.password=sysprop-pw -Dserver.port=8443 -jar app.jar", []hit{{RuleBuildSecret, 1, "sysprop-pw"}}},
 		{"/bin/sh -c apk add --no-cache openjdk8", nil},
 		{"|1 TOKEN= /bin/sh -c make", nil},
 	}

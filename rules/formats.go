@@ -403,6 +403,7 @@ var (
 	nopArg      = regexp.MustCompile(`#\(nop\)\s+ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(\S+)`)
 	flagSecret  = regexp.MustCompile(`(?i)\s--?([a-z][a-z0-9\-]*(?:password|passwd|passphrase|token|secret|api-?key))(?:=|\s+)('[^']*'|"[^"]*"|[^\s;&|'"]+)`)
 	mysqlPass   = regexp.MustCompile(`\bmysql(?:admin|dump)?\b[^;&|\n]*?\s-p([^\s;&|'"]+)`)
+	sysProp     = regexp.MustCompile(`(?:^|\s)-D([A-Za-z0-9_.\-]+)=('[^']*'|"[^"]*"|\S+)`)
 	curlUser    = regexp.MustCompile(`\bcurl\b[^;&|\n]*?\s(?:-u|--user)\s+['"]?([^\s:'"]+):([^\s;&|'"]+)`)
 	buildArgKey = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)=(\S*)`)
 )
@@ -424,6 +425,9 @@ func scanCommand(cmd string, c *collector) {
 	}
 	for _, m := range flagSecret.FindAllStringSubmatch(cmd, -1) {
 		commandFinding("--"+m[1], m[2], c)
+	}
+	for _, m := range sysProp.FindAllStringSubmatch(cmd, -1) {
+		c.keyValue(RuleBuildSecret, m[1], unquote(m[2]), 1)
 	}
 	for _, m := range mysqlPass.FindAllStringSubmatch(cmd, -1) {
 		commandFinding("mysql -p", m[1], c)

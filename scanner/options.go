@@ -1,6 +1,10 @@
 package scanner
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/peelscan/peel/rules"
+)
 
 // Options bound and tune a scan. The zero value of a field means its
 // default.
@@ -22,6 +26,15 @@ type Options struct {
 	// TempDir holds spill files; they are unlinked as soon as they are
 	// created. Default: the system temp directory.
 	TempDir string
+	// Engine runs the detection rules. Default: rules.DefaultEngine.
+	Engine *rules.Engine
+	// Explain keeps, in Result.Dismissed, every candidate a rule looked at
+	// and did not report, with the reason.
+	Explain bool
+	// IncludeDependencyTests reports findings in the test resources of
+	// third-party jars (test/, fixtures/, examples/ … inside a jar under
+	// BOOT-INF/lib, WEB-INF/lib or lib/), which are dismissed by default.
+	IncludeDependencyTests bool
 }
 
 // Defaults for Options.

@@ -19,7 +19,22 @@ type Result struct {
 	// Incomplete lists what a limit or a malformed file kept the scan from
 	// reading; the rest of the image was scanned.
 	Incomplete []Incomplete
-	Stats      Stats
+	// Dismissed lists, when Options.Explain is set, what the rules looked at
+	// and chose not to report, and why.
+	Dismissed []Dismissed
+	// Rules describes every rule that has a finding here.
+	Rules map[string]rules.Rule
+	Stats Stats
+}
+
+// Dismissed is a candidate that was not reported, and the reason.
+type Dismissed struct {
+	Path   []string
+	Line   int
+	Layer  int
+	RuleID string
+	Key    string
+	Reason string
 }
 
 // Layer describes one layer of an image.

@@ -28,6 +28,17 @@ type Scanner struct {
 // New returns a Scanner; zero fields of opts take their defaults.
 func New(opts Options) *Scanner { return &Scanner{opts: opts.withDefaults()} }
 
+func (s *Scanner) engine() (*rules.Engine, error) {
+	if s.opts.Engine != nil {
+		return s.opts.Engine, nil
+	}
+	return rules.DefaultEngine()
+}
+
+func (s *Scanner) newWalker(e *rules.Engine, layer int) *walker {
+	return &walker{opts: s.opts, engine: e, layer: layer}
+}
+
 // Scan scans an opened target: its image, or its path for dir targets.
 func (s *Scanner) Scan(ctx context.Context, t *Target) (*Result, error) {
 	var (
@@ -48,6 +59,10 @@ func (s *Scanner) Scan(ctx context.Context, t *Target) (*Result, error) {
 
 // ScanImage reads every layer of img, bottom first, and the image config.
 func (s *Scanner) ScanImage(ctx context.Context, img v1.Image) (*Result, error) {
+	engine, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading image config: %w", err)
@@ -76,7 +91,7 @@ func (s *Scanner) ScanImage(ctx context.Context, img v1.Image) (*Result, error) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for i, l := range layers {
-		walkers[i] = &walker{opts: s.opts, layer: i + 1}
+		walkers[i] = s.newWalker(engine, i+1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -104,7 +119,9 @@ func (s *Scanner) ScanImage(ctx context.Context, img v1.Image) (*Result, error) 
 			return nil, e
 		}
 	}
-	s.merge(res, walkers)
+	cw := s.newWalker(engine, 0)
+	cw.imageConfig(cfg)
+	s.merge(res, engine, append(walkers, cw))
 	markDeleted(res.Findings, walkers)
 	return res, nil
 }
@@ -175,11 +192,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // properties file). Symbolic links are not followed. Locations are the
 // files' paths as reached from root, so they can be opened as printed.
 func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
+	engine, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
 	info, err := os.Stat(root)
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{opts: s.opts}
+	w := s.newWalker(engine, 0)
 	visitFile := func(p, name string) error {
 		f, err := os.Open(p)
 		if err != nil {
@@ -214,23 +235,33 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 		}
 	}
 	res := &Result{}
-	s.merge(res, []*walker{w})
+	s.merge(res, engine, []*walker{w})
 	return res, nil
 }
 
 // merge gathers the walkers' results in layer order, verifies keystores
 // against every password found, and sorts the findings.
-func (s *Scanner) merge(res *Result, walkers []*walker) {
+func (s *Scanner) merge(res *Result, engine *rules.Engine, walkers []*walker) {
 	var hits []keystoreHit
 	for _, w := range walkers {
 		res.Findings = append(res.Findings, w.findings...)
 		res.Incomplete = append(res.Incomplete, w.incomplete...)
+		res.Dismissed = append(res.Dismissed, w.dismissed...)
 		res.Stats.add(w.stats)
 		hits = append(hits, w.keystores...)
 	}
-	found, skipped := verifyKeystores(res.Findings, hits)
+	found, skipped, trustOnly := verifyKeystores(res.Findings, hits)
 	res.Findings = append(res.Findings, found...)
 	res.Incomplete = append(res.Incomplete, skipped...)
+	if s.opts.Explain {
+		res.Dismissed = append(res.Dismissed, trustOnly...)
+	}
+	res.Rules = map[string]rules.Rule{}
+	for _, f := range res.Findings {
+		if r, ok := engine.Rule(f.RuleID); ok {
+			res.Rules[f.RuleID] = r
+		}
+	}
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := &res.Findings[i], &res.Findings[j]
 		if a.Layer != b.Layer {
@@ -247,15 +278,19 @@ func (s *Scanner) merge(res *Result, walkers []*walker) {
 // keystore, the passwords whose config names that keystore) and the default
 // passwords on every keystore, and returns the keystore findings. Password
 // findings that open a keystore are marked verified and list it in Opens.
-func verifyKeystores(findings []Finding, hits []keystoreHit) ([]Finding, []Incomplete) {
+func verifyKeystores(findings []Finding, hits []keystoreHit) ([]Finding, []Incomplete, []Dismissed) {
 	var (
-		out     []Finding
-		skipped []Incomplete
+		out       []Finding
+		skipped   []Incomplete
+		trustOnly []Dismissed
 	)
 	for _, h := range hits {
 		var preferred, others []rules.PasswordCandidate
 		for i := range findings {
 			f := &findings[i]
+			if !passwordRules[f.RuleID] {
+				continue
+			}
 			c := rules.PasswordCandidate{Password: f.Secret, Source: f.Location()}
 			if refersTo(f.Refers, h.path) {
 				preferred = append(preferred, c)
@@ -270,6 +305,11 @@ func verifyKeystores(findings []Finding, hits []keystoreHit) ([]Finding, []Incom
 		}
 		rf, ok := rules.KeystoreFinding(h.ks)
 		if !ok {
+			reason := h.ks.Type.String() + " trust store: no private keys"
+			if h.ks.Opened {
+				reason += " (opens with the password from " + h.ks.Source + ")"
+			}
+			trustOnly = append(trustOnly, Dismissed{Path: h.path, Layer: h.layer, RuleID: rules.RuleKeystorePrivateKey, Reason: reason})
 			continue
 		}
 		kf := Finding{
@@ -294,7 +334,13 @@ func verifyKeystores(findings []Finding, hits []keystoreHit) ([]Finding, []Incom
 			}
 		}
 	}
-	return out, skipped
+	return out, skipped, trustOnly
+}
+
+// passwordRules are the rules whose secrets are tried on keystores.
+var passwordRules = map[string]bool{
+	rules.RuleConfigSecret: true, rules.RuleConfigSecretDefault: true, rules.RuleURLCredentials: true,
+	rules.RuleBuildSecret: true, rules.RuleImageConfigSecret: true,
 }
 
 // refersTo reports whether one of a config file's keystore paths names the
@@ -325,10 +371,10 @@ func refersTo(refs []string, chain []string) bool {
 func markDeleted(findings []Finding, walkers []*walker) {
 	for i := range findings {
 		f := &findings[i]
-		if f.Layer == 0 {
+		p := f.Path[0]
+		if f.Layer == 0 || !strings.HasPrefix(p, "/") {
 			continue
 		}
-		p := f.Path[0]
 		for _, w := range walkers[f.Layer:] {
 			if w.deletes(p) {
 				f.DeletedInLayer = w.layer

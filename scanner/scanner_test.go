@@ -327,11 +327,14 @@ func TestDepthLimitIsReported(t *testing.T) {
 }
 
 func TestSizeLimitIsReported(t *testing.T) {
-	big := []byte("x.password=big-file-pw\n" + strings.Repeat("# padding\n", 200))
+	big := []byte("x.password=big-file-pw\n" + strings.Repeat("# padding\n", 200) + "y.password=past-the-cut\n")
 	img := layers(t, fixture.Tar(fixture.File{Name: "app/application.properties", Data: big}))
 	res := scanImage(t, img, scanner.Options{MaxFileSize: 100})
-	if len(res.Findings) != 0 || len(res.Incomplete) != 1 || !strings.Contains(res.Incomplete[0].Reason, "limit") {
-		t.Errorf("findings %+v incomplete %+v; want the limit reported", summarize(res.Findings), res.Incomplete)
+	if len(res.Findings) != 1 || res.Findings[0].Secret != "big-file-pw" {
+		t.Errorf("findings %+v; want only the one before the cut", summarize(res.Findings))
+	}
+	if len(res.Incomplete) != 1 || !strings.Contains(res.Incomplete[0].Reason, "only the first 100 bytes") {
+		t.Errorf("incomplete %+v; want the cut reported", res.Incomplete)
 	}
 }
 

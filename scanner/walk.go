@@ -37,13 +37,15 @@ var errLimit = errors.New("size limit exceeded")
 // what it finds; the image-level passes (whiteouts, keystore verification)
 // run over the walkers' results afterwards.
 type walker struct {
-	opts  Options
-	layer int
+	opts   Options
+	engine *rules.Engine
+	layer  int
 
 	findings   []Finding
 	keystores  []keystoreHit
-	whiteouts  []string // paths a whiteout in this layer deletes
-	opaque     []string // directories this layer marks opaque
+	dismissed  []Dismissed // kept only with Options.Explain
+	whiteouts  []string    // paths a whiteout in this layer deletes
+	opaque     []string    // directories this layer marks opaque
 	incomplete []Incomplete
 	stats      Stats
 }
@@ -93,9 +95,15 @@ func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Rea
 	case rules.SniffKeystore(head) != rules.NotKeystore:
 		w.keystore(chain, size, r, ra)
 		return nil
+	case bytes.HasPrefix(head, gzipMagic):
+		return w.compressed(ctx, chain, r, depth, "gzip")
+	case bytes.HasPrefix(head, zstdMagic):
+		return w.compressed(ctx, chain, r, depth, "zstd")
+	case isTar(head):
+		return w.tarArchive(ctx, chain, r, depth)
 	}
-	if rules.ConfigFormat(chain[len(chain)-1]) != rules.FormatNone {
-		w.config(chain, size, r, ra)
+	if rules.IsText(head) {
+		w.text(chain, size, r, ra)
 	}
 	return nil
 }
@@ -119,23 +127,49 @@ func (w *walker) head(br *bufio.Reader, ra io.ReaderAt, size int64, n int) ([]by
 	return b, err
 }
 
-func (w *walker) config(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
+// text runs the rules engine over a text file. A file over MaxFileSize is
+// scanned up to the limit, and the cut is reported.
+func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
+	n := size
 	if size > w.opts.MaxFileSize {
-		w.skip(chain, "config file of %d bytes is over the %d-byte limit (--max-file-size)", size, w.opts.MaxFileSize)
-		return
+		n = w.opts.MaxFileSize
+		w.skip(chain, "only the first %d bytes of this %d-byte file were scanned (--max-file-size)", n, size)
 	}
-	data, err := readAll(r, ra, size, w.opts.MaxFileSize)
+	var (
+		data []byte
+		err  error
+	)
+	if ra != nil {
+		data, err = readAll(nil, io.NewSectionReader(ra, 0, n), n, n)
+	} else {
+		data, err = readAll(io.LimitReader(r, n), nil, n, n)
+	}
 	if err != nil {
 		w.skip(chain, "reading: %v", err)
 		return
 	}
-	found, err := rules.ScanConfig(chain[len(chain)-1], data)
-	if err != nil {
-		w.skip(chain, "%v", err)
+	res := w.engine.ScanFile(chain[len(chain)-1], data)
+	for _, f := range res.Findings {
+		f := Finding{Finding: f, Path: clone(chain), Layer: w.layer}
+		if reason := dependencyTest(chain); reason != "" && !w.opts.IncludeDependencyTests {
+			w.dismiss(chain, f.Line, f.RuleID, f.Key, reason)
+			continue
+		}
+		w.findings = append(w.findings, f)
 	}
-	for _, f := range found {
-		w.findings = append(w.findings, Finding{Finding: f, Path: clone(chain), Layer: w.layer})
+	for _, d := range res.Dismissed {
+		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
 	}
+	if res.Err != nil {
+		w.dismiss(chain, 0, "", "", res.Err.Error()+"; the text rules still ran")
+	}
+}
+
+func (w *walker) dismiss(chain []string, line int, ruleID, key, reason string) {
+	if !w.opts.Explain {
+		return
+	}
+	w.dismissed = append(w.dismissed, Dismissed{Path: clone(chain), Line: line, Layer: w.layer, RuleID: ruleID, Key: key, Reason: reason})
 }
 
 func (w *walker) keystore(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
@@ -226,10 +260,11 @@ func (w *walker) member(ctx context.Context, chain []string, zf *zip.File, ra io
 	return w.visit(ctx, chain, size, rc, nil, depth)
 }
 
-// buffer makes a stream randomly readable: in memory up to MemoryBuffer,
-// in an unlinked temp file beyond.
+// buffer makes a stream of size bytes (-1: unknown, spill at once)
+// randomly readable: in memory up to MemoryBuffer, in an unlinked temp file
+// beyond.
 func (w *walker) buffer(r io.Reader, size int64) (io.ReaderAt, func(), error) {
-	if size <= w.opts.MemoryBuffer {
+	if size >= 0 && size <= w.opts.MemoryBuffer {
 		data, err := readAll(r, nil, size, w.opts.MemoryBuffer)
 		if err != nil {
 			return nil, nil, err
@@ -247,7 +282,7 @@ func (w *walker) buffer(r io.Reader, size int64) (io.ReaderAt, func(), error) {
 	if err == nil && n > w.opts.MaxArchiveSize {
 		err = errLimit
 	}
-	if err == nil && n != size {
+	if err == nil && size >= 0 && n != size {
 		err = fmt.Errorf("read %d bytes, expected %d", n, size)
 	}
 	if err != nil {

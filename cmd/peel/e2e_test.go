@@ -261,3 +261,50 @@ func TestVersionAndHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestZooAndCustomConfig(t *testing.T) {
+	zoo := fx("zoo.tar")
+	r := peel(t, "scan", "--format", "json", zoo)
+	if r.code != 1 {
+		t.Fatalf("zoo: exit %d\n%s", r.code, r.stderr)
+	}
+	rep := decode(t, r)
+	if n := len(rep.Images[0].Findings); n != len(fixture.ZooPlanted) {
+		t.Errorf("zoo: %d findings, want %d", n, len(fixture.ZooPlanted))
+	}
+	for _, f := range rep.Images[0].Findings {
+		if f.Title == "" || f.Remediation == "" {
+			t.Errorf("%s %s: no title or remediation", f.Rule, f.Location)
+		}
+		if f.Rule == "gitleaks.acme-internal-token" {
+			t.Error("the custom rule fired without --config")
+		}
+	}
+	r = peel(t, "scan", "--format", "json", "--config", fx("zoo-gitleaks.toml"), zoo)
+	found := false
+	for _, f := range decode(t, r).Images[0].Findings {
+		if f.Rule == "gitleaks.acme-internal-token" && f.Location == fixture.ZooCustomPlanted.Location && f.Severity.String() == "high" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("--config: the custom rule did not fire at %s", fixture.ZooCustomPlanted.Location)
+	}
+	r = peel(t, "scan", "--config", filepath.Join(t.TempDir(), "none.toml"), zoo)
+	if r.code != 2 || !strings.HasPrefix(r.stderr, "peel: bad flag: --config") {
+		t.Errorf("missing --config file: exit %d %q", r.code, r.stderr)
+	}
+	// --explain lists what was dismissed, with reasons.
+	r = peel(t, "scan", "--explain", zoo)
+	for _, want := range []string{"dismissed: /usr/lib/jvm/java-1.8-openjdk/jre/lib/security/cacerts: JKS trust store", "test resource of the dependency acme-client-1.0.jar", "placeholder"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--explain lacks %q", want)
+		}
+	}
+	// No planted secret leaks without --show-secrets.
+	for _, p := range fixture.ZooPlanted {
+		if len(p.Secret) > 6 && strings.Contains(r.stdout+r.stderr, p.Secret) {
+			t.Errorf("secret of %s appears unredacted", p.Location)
+		}
+	}
+}

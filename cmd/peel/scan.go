@@ -20,6 +20,8 @@ type scanOptions struct {
 	failOn      string
 	showSecrets bool
 	platform    string
+	config      string
+	noGitleaks  bool
 	scan        scanner.Options
 }
 
@@ -53,6 +55,10 @@ func newScanCommand() *cobra.Command {
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, none")
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full instead of redacted")
 	f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image: os/arch[/variant]")
+	f.StringVar(&o.config, "config", "", "gitleaks config (.gitleaks.toml) to use instead of gitleaks' default rules; [extend] useDefault = true keeps them")
+	f.BoolVar(&o.noGitleaks, "no-gitleaks", false, "run peel's own detectors only, without gitleaks' rule catalogue")
+	f.BoolVar(&o.scan.Explain, "explain", false, "list what was looked at and dismissed (placeholders, labels, trust stores, …) and why")
+	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party jars (test/, fixtures/, examples/ inside BOOT-INF/lib, WEB-INF/lib, lib/)")
 	f.IntVar(&o.scan.MaxDepth, "max-depth", scanner.DefaultMaxDepth, "how many archives deep to open")
 	f.Int64Var(&o.scan.MaxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "largest config file to read, in bytes")
 	f.Int64Var(&o.scan.MaxArchiveSize, "max-archive-size", scanner.DefaultMaxArchiveSize, "largest nested archive to open, in bytes")
@@ -75,6 +81,23 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	if o.scan.MaxDepth < 1 || o.scan.MaxFileSize < 1 || o.scan.MaxArchiveSize < 1 {
 		return errors.New("bad flag: --max-depth, --max-file-size and --max-archive-size must be positive")
 	}
+
+	engineOpts := rules.EngineOptions{NoGitleaks: o.noGitleaks}
+	if o.config != "" {
+		if o.noGitleaks {
+			return errors.New("bad flag: --config and --no-gitleaks exclude each other")
+		}
+		b, err := os.ReadFile(o.config)
+		if err != nil {
+			return fmt.Errorf("bad flag: --config: %w", err)
+		}
+		engineOpts.GitleaksConfig = b
+	}
+	engine, err := rules.NewEngine(engineOpts)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.config, err)
+	}
+	o.scan.Engine = engine
 
 	// Spill files and unpacked archives live in a private directory that
 	// is removed however the scan ends.

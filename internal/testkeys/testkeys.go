@@ -7,6 +7,7 @@ package testkeys
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -15,6 +16,7 @@ import (
 	"io"
 	"math/big"
 	"time"
+	"unicode/utf16"
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
@@ -137,4 +139,23 @@ func PKCS12(password, alias string) []byte {
 		panic(fmt.Sprintf("testkeys: PKCS#12 %q: %v", alias, err))
 	}
 	return pfx
+}
+
+// JCEKS writes a store in the JCEKS format (magic 0xCECECECE) holding one
+// private-key entry per alias. The entries are laid out as in JKS, which
+// JCEKS shares; the keys are protected as keystore-go protects JKS keys
+// rather than with JCEKS's PBEWithMD5AndTripleDES, which no Go library
+// writes. The integrity digest is JCEKS's own, so the store password
+// verifies as it would in the JDK.
+func JCEKS(password string, aliases ...string) []byte {
+	b := JKS(password, aliases...)
+	binary.BigEndian.PutUint32(b, 0xCECECECE)
+	body := b[:len(b)-sha1.Size]
+	h := sha1.New()
+	for _, u := range utf16.Encode([]rune(password)) {
+		h.Write([]byte{byte(u >> 8), byte(u)})
+	}
+	h.Write([]byte("Mighty Aphrodite"))
+	h.Write(body)
+	return append(body, h.Sum(nil)...)
 }
