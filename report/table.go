@@ -110,7 +110,11 @@ func layerCell(f Finding) string {
 
 func details(f Finding) string {
 	var parts []string
-	if f.Key != "" {
+	switch {
+	case f.Key == "":
+	case strings.Contains(f.Rule, "private-key") || f.Rule == "content-trust-key":
+		parts = append(parts, f.Key) // the key's kind: OPENSSH PRIVATE KEY, role root
+	default:
 		parts = append(parts, "key "+f.Key)
 	}
 	if f.KeystoreType != "" {
