@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/peelscan/peel/internal/fixture"
 	"github.com/peelscan/peel/rules"
 	"github.com/peelscan/peel/scanner"
@@ -37,6 +39,13 @@ func TestZoo(t *testing.T) {
 		t.Fatalf("the zoo has %d secrets and %d look-alikes", len(fixture.ZooPlanted), len(fixture.ZooLookalikes))
 	}
 	img := mustImage(t, fixture.Zoo)
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mt, _ := ls[1].MediaType(); mt != types.OCILayerZStd {
+		t.Fatalf("layer 2 is %s, want a zstd layer", mt)
+	}
 	res := scanImage(t, img, scanner.Options{Explain: true})
 	got, want := foundKeys(res.Findings), plantedKeys(fixture.ZooPlanted)
 	compareSets(t, got, want)
