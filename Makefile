@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures lint clean
+.PHONY: all build test demo fixtures lint clean tools sarif-check
 
 all: build
 
@@ -17,8 +17,24 @@ build:
 fixtures:
 	$(GO) run ./testdata/gen -out $(BUILD)
 
+# Microsoft's SARIF Multitool checks peel's SARIF with GitHub's ingestion
+# rules when installed (make tools); the test that runs it skips otherwise.
+MULTITOOL := $(CURDIR)/.tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
+export PEEL_SARIF_MULTITOOL ?= $(if $(wildcard $(MULTITOOL)),$(MULTITOOL),)
+
 test:
 	$(GO) test -race -count=1 ./...
+
+# Installs the npm tools the tests can use (the SARIF Multitool); npm 11
+# does not run the package's install script, so the binary is made
+# executable here.
+tools:
+	npm install --no-audit --no-fund --prefix .tools @microsoft/sarif-multitool@5.7.0
+	chmod u+x $(MULTITOOL)
+
+# Validates the SARIF of the v1 and zoo fixtures with the Multitool.
+sarif-check: tools
+	$(GO) test -count=1 -run 'TestSARIFMultitool' -v ./report
 
 # Scans the book's insecure image (v1) and its fix (v2) side by side; v1
 # fails with exit status 1, v2 passes with 0.
@@ -36,7 +52,7 @@ lint:
 	$(GO) vet ./... ./testdata/gen
 
 clean:
-	rm -rf bin $(BUILD)
+	rm -rf bin $(BUILD) .tools
 
 # Runs every fuzz target for FUZZTIME each; crashers land in the package's
 # testdata/fuzz and become regression tests run by `make test`.

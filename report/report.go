@@ -29,7 +29,17 @@ type Report struct {
 	Schema  string  `json:"schema"`
 	Tool    Tool    `json:"tool"`
 	Images  []Image `json:"images"`
+	Rules   []Rule  `json:"rules"`
 	Summary Summary `json:"summary"`
+}
+
+// Rule describes a rule that has findings in the report.
+type Rule struct {
+	ID          string         `json:"id"`
+	Title       string         `json:"title"`
+	Description string         `json:"description"`
+	Remediation string         `json:"remediation"`
+	Severity    rules.Severity `json:"severity"`
 }
 
 // Tool names the program that wrote the report.
@@ -124,8 +134,10 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		Schema:  Schema,
 		Tool:    Tool{Name: "peel", Version: opts.ToolVersion},
 		Images:  []Image{},
+		Rules:   []Rule{},
 		Summary: Summary{BySeverity: map[string]int{}},
 	}
+	seenRules := map[string]bool{}
 	for _, s := range []rules.Severity{rules.SeverityCritical, rules.SeverityHigh, rules.SeverityMedium, rules.SeverityLow} {
 		r.Summary.BySeverity[s.String()] = 0
 	}
@@ -145,6 +157,10 @@ func Build(results []*scanner.Result, opts Options) *Report {
 			rule := res.Rules[f.RuleID]
 			if rule.ID == "" {
 				rule, _ = rules.Lookup(f.RuleID)
+			}
+			if !seenRules[f.RuleID] {
+				seenRules[f.RuleID] = true
+				r.Rules = append(r.Rules, Rule{ID: f.RuleID, Title: rule.Title, Description: rule.Description, Remediation: rule.Remediation, Severity: rule.Severity})
 			}
 			out := Finding{
 				Rule: f.RuleID, Title: rule.Title, Severity: f.Severity,
@@ -171,6 +187,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		r.Images = append(r.Images, img)
 	}
 	r.Summary.Images = len(r.Images)
+	sort.Slice(r.Rules, func(i, j int) bool { return r.Rules[i].ID < r.Rules[j].ID })
 	return r
 }
 
@@ -204,6 +221,7 @@ type Writer interface {
 var writers = map[string]Writer{
 	"table": tableWriter{},
 	"json":  jsonWriter{},
+	"sarif": sarifWriter{},
 }
 
 // Formats lists the format names ByName accepts.

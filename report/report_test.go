@@ -47,6 +47,7 @@ func TestGolden(t *testing.T) {
 		{"v1.json", "json", []*scanner.Result{v1res}, false},
 		{"v1-v2.table", "table", []*scanner.Result{v1res, v2res}, false},
 		{"v2.json", "json", []*scanner.Result{v2res}, false},
+		{"v1.sarif", "sarif", []*scanner.Result{v1res}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := report.ByName(tc.format)
