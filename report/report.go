@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/peelscan/peel/rules"
@@ -21,6 +22,12 @@ const Schema = "peel-report/v1"
 type Options struct {
 	ToolVersion string
 	ShowSecrets bool // print secrets in full instead of redacted
+	// Ignore and Baseline, when set, move the findings they match from
+	// findings to suppressed: not reported in the table, not failed on.
+	Ignore   *IgnoreFile
+	Baseline *Baseline
+	// Duration is how long the scans took, for the summary.
+	Duration time.Duration
 }
 
 // Report is the document every writer renders; its JSON form is the
@@ -50,13 +57,15 @@ type Tool struct {
 
 // Image is the result for one scanned input.
 type Image struct {
-	Input      string       `json:"input"`
-	Kind       string       `json:"kind"`
-	ImageID    string       `json:"image_id,omitempty"`
-	Digest     string       `json:"digest,omitempty"`
-	Platform   string       `json:"platform,omitempty"`
-	Layers     []Layer      `json:"layers"`
-	Findings   []Finding    `json:"findings"`
+	Input    string    `json:"input"`
+	Kind     string    `json:"kind"`
+	ImageID  string    `json:"image_id,omitempty"`
+	Digest   string    `json:"digest,omitempty"`
+	Platform string    `json:"platform,omitempty"`
+	Layers   []Layer   `json:"layers"`
+	Findings []Finding `json:"findings"`
+	// Suppressed holds the findings an ignore file or the baseline matched.
+	Suppressed []Finding    `json:"suppressed,omitempty"`
 	Incomplete []Incomplete `json:"incomplete"`
 	// Dismissed is present with --explain: what the rules looked at and
 	// did not report, and why.
@@ -101,6 +110,7 @@ type Finding struct {
 	Aliases        []string       `json:"aliases,omitempty"`
 	Remediation    string         `json:"remediation"`
 	Fingerprint    string         `json:"fingerprint"`
+	Suppression    *Suppression   `json:"suppression,omitempty"`
 }
 
 // Incomplete is a part of the input a limit or a malformed file kept from
@@ -124,7 +134,14 @@ type Summary struct {
 	Images     int            `json:"images"`
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"by_severity"`
+	Suppressed int            `json:"suppressed"`
+	Baselined  int            `json:"baselined"`
 	Incomplete int            `json:"incomplete"`
+	Layers     int            `json:"layers"`
+	Files      int            `json:"files"`
+	Archives   int            `json:"archives"`
+	Bytes      int64          `json:"bytes"`
+	Seconds    float64        `json:"seconds"`
 }
 
 // Build assembles a report from scan results, redacting secrets unless
@@ -173,6 +190,17 @@ func Build(results []*scanner.Result, opts Options) *Report {
 			if !opts.ShowSecrets && out.Secret != "" {
 				out.Secret, out.Redacted = Redact(out.Secret), true
 			}
+			if s := opts.Baseline.match(&out); s != nil {
+				out.Suppression = s
+				r.Summary.Baselined++
+			} else if s := opts.Ignore.match(&out); s != nil {
+				out.Suppression = s
+				r.Summary.Suppressed++
+			}
+			if out.Suppression != nil {
+				img.Suppressed = append(img.Suppressed, out)
+				continue
+			}
 			img.Findings = append(img.Findings, out)
 			r.Summary.BySeverity[f.Severity.String()]++
 		}
@@ -184,9 +212,14 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		}
 		r.Summary.Findings += len(img.Findings)
 		r.Summary.Incomplete += len(img.Incomplete)
+		r.Summary.Layers += img.Stats.Layers
+		r.Summary.Files += img.Stats.Files
+		r.Summary.Archives += img.Stats.Archives
+		r.Summary.Bytes += img.Stats.Bytes
 		r.Images = append(r.Images, img)
 	}
 	r.Summary.Images = len(r.Images)
+	r.Summary.Seconds = float64(opts.Duration.Milliseconds()) / 1000
 	sort.Slice(r.Rules, func(i, j int) bool { return r.Rules[i].ID < r.Rules[j].ID })
 	return r
 }

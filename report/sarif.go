@@ -64,6 +64,25 @@ func (sarifWriter) Write(w io.Writer, r *Report) error {
 		for _, f := range img.Findings {
 			run.AddResult(sarifResult(img, f))
 		}
+		// Findings the ignore file silences stay in the log, marked as
+		// suppressed with the entry and its reason; findings in the baseline
+		// are known and left out.
+		for _, f := range img.Suppressed {
+			if f.Suppression.Kind != SuppressedByIgnoreFile {
+				continue
+			}
+			res := sarifResult(img, f)
+			why := f.Suppression.Entry
+			if f.Suppression.Reason != "" {
+				why += ": " + f.Suppression.Reason
+			}
+			res.AddSuppression(sarif.NewSuppression("external").
+				WithStatus("accepted").
+				WithLocation(res.Locations[0]).
+				WithGuid(guid(f.Fingerprint)).
+				WithJustifcation(why))
+			run.AddResult(res)
+		}
 		for _, in := range img.Incomplete {
 			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarif.NewNotification().
 				WithLevel("warning").
@@ -174,6 +193,14 @@ func escapeURIPath(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// guid formats a 32-hex-digit fingerprint as a GUID.
+func guid(fp string) string {
+	if len(fp) != 32 {
+		fp = fmt.Sprintf("%032s", fp)
+	}
+	return fp[0:8] + "-" + fp[8:12] + "-" + fp[12:16] + "-" + fp[16:20] + "-" + fp[20:32]
 }
 
 // level maps a severity to a SARIF level.

@@ -55,14 +55,43 @@ func (tableWriter) Write(w io.Writer, r *Report) error {
 			fmt.Fprintf(w, ": %s\n", d.Reason)
 		}
 	}
-	s := r.Summary
-	fmt.Fprintf(w, "\n%d finding(s) in %d image(s): %d critical, %d high, %d medium, %d low",
-		s.Findings, s.Images, s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"])
-	if s.Incomplete > 0 {
-		fmt.Fprintf(w, "; %d part(s) not fully scanned", s.Incomplete)
-	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, SummaryLine(r))
 	return nil
+}
+
+// SummaryLine is the closing line of a scan: findings by severity, what was
+// suppressed or in the baseline, what could not be scanned, what was read
+// and how long it took.
+func SummaryLine(r *Report) string {
+	s := r.Summary
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d finding(s) in %d image(s): %d critical, %d high, %d medium, %d low",
+		s.Findings, s.Images, s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"])
+	if s.Suppressed > 0 {
+		fmt.Fprintf(&b, "; %d suppressed by the ignore file", s.Suppressed)
+	}
+	if s.Baselined > 0 {
+		fmt.Fprintf(&b, "; %d in the baseline", s.Baselined)
+	}
+	if s.Incomplete > 0 {
+		fmt.Fprintf(&b, "; %d part(s) not fully scanned", s.Incomplete)
+	}
+	fmt.Fprintf(&b, ". Read %d layer(s), %d file(s), %d archive(s), %s in %.1fs.", s.Layers, s.Files, s.Archives, humanBytes(s.Bytes), s.Seconds)
+	return b.String()
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func findingsTable(w io.Writer, img Image) error {

@@ -31,10 +31,21 @@ type Options struct {
 	// Explain keeps, in Result.Dismissed, every candidate a rule looked at
 	// and did not report, with the reason.
 	Explain bool
+	// Progress, if set, is told how far each layer has been read.
+	Progress Progress
 	// IncludeDependencyTests reports findings in the test resources of
 	// third-party jars (test/, fixtures/, examples/ … inside a jar under
 	// BOOT-INF/lib, WEB-INF/lib or lib/), which are dismissed by default.
 	IncludeDependencyTests bool
+}
+
+// Progress receives how far a scan has come. Calls come from the
+// goroutines that read layers, concurrently.
+type Progress interface {
+	// Layer reports that done bytes of layer (1-based, of layers) have been
+	// read, of total (-1 when the size is not known up front: layers of a
+	// docker save archive are counted uncompressed). finished is set once.
+	Layer(layer, layers int, done, total int64, finished bool)
 }
 
 // Defaults for Options.

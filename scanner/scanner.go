@@ -2,6 +2,8 @@ package scanner
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +17,8 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/peelscan/peel/rules"
 )
@@ -46,7 +50,7 @@ func (s *Scanner) Scan(ctx context.Context, t *Target) (*Result, error) {
 		err error
 	)
 	if t.Image != nil {
-		res, err = s.ScanImage(ctx, t.Image)
+		res, err = s.scanImage(ctx, t.Image, storedCompressed(t.Kind))
 	} else {
 		res, err = s.ScanPath(ctx, t.Path)
 	}
@@ -57,8 +61,21 @@ func (s *Scanner) Scan(ctx context.Context, t *Target) (*Result, error) {
 	return res, nil
 }
 
+// storedCompressed tells the sources whose layers are stored compressed
+// and sized by their manifest: they are read through Compressed(), so that
+// progress counts what is pulled against the manifest's sizes. A docker
+// save archive keeps layers uncompressed, and its Compressed() would
+// compress them again: it is read through Uncompressed().
+func storedCompressed(kind string) bool {
+	return kind == KindRegistry || kind == KindOCI || kind == KindOCIArchive
+}
+
 // ScanImage reads every layer of img, bottom first, and the image config.
 func (s *Scanner) ScanImage(ctx context.Context, img v1.Image) (*Result, error) {
+	return s.scanImage(ctx, img, false)
+}
+
+func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) (*Result, error) {
 	engine, err := s.engine()
 	if err != nil {
 		return nil, err
@@ -102,7 +119,7 @@ func (s *Scanner) ScanImage(ctx context.Context, img v1.Image) (*Result, error) 
 				return
 			}
 			defer func() { <-sem }()
-			if errs[i] = walkers[i].layerTar(ctx, l); errs[i] != nil {
+			if errs[i] = walkers[i].layerTar(ctx, l, len(layers), compressed); errs[i] != nil {
 				cancel()
 			}
 		}()
@@ -126,14 +143,39 @@ func (s *Scanner) ScanImage(ctx context.Context, img v1.Image) (*Result, error) 
 	return res, nil
 }
 
-// layerTar walks one layer's uncompressed tar stream.
-func (w *walker) layerTar(ctx context.Context, l v1.Layer) error {
-	rc, err := l.Uncompressed()
+// layerTar walks one layer's uncompressed tar stream. With compressed set
+// it reads the layer's stored bytes and decompresses them itself (gzip and
+// zstd by their magic, with klauspost/compress), then reads the stream to
+// its end so that the source's digest check always runs.
+func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compressed bool) error {
+	var (
+		rc    io.ReadCloser
+		total int64 = -1
+		err   error
+	)
+	if compressed {
+		rc, err = l.Compressed()
+		if size, serr := l.Size(); serr == nil {
+			total = size
+		}
+	} else {
+		rc, err = l.Uncompressed()
+	}
 	if err != nil {
 		return fmt.Errorf("reading layer %d: %w", w.layer, err)
 	}
 	defer rc.Close()
-	cr := &countingReader{r: rc}
+	pulled := &countingReader{r: rc, progress: w.opts.Progress, layer: w.layer, layers: layers, total: total}
+	var stream io.Reader = pulled
+	if compressed {
+		d, closeD, err := decompress(pulled)
+		if err != nil {
+			return fmt.Errorf("reading layer %d: %w", w.layer, err)
+		}
+		defer closeD()
+		stream = d
+	}
+	cr := &countingReader{r: stream}
 	tr := tar.NewReader(cr)
 	w.stats.Layers = 1
 	for {
@@ -142,6 +184,9 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer) error {
 			break
 		}
 		if err != nil {
+			if cr.err != nil {
+				err = cr.err
+			}
 			return fmt.Errorf("reading layer %d: %w", w.layer, err)
 		}
 		name := cleanPath(hdr.Name)
@@ -164,20 +209,61 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer) error {
 			break
 		}
 	}
+	if cr.err == nil {
+		// Past the tar's end-of-archive marker: read the rest, so that a
+		// verifying source compares the whole blob with its digest.
+		if _, err := io.Copy(io.Discard, pulled); err != nil {
+			cr.err = err
+		}
+	}
 	if cr.err != nil {
 		return fmt.Errorf("reading layer %d: %w", w.layer, cr.err)
 	}
 	w.stats.Bytes = cr.n
+	pulled.report(true)
 	return nil
 }
 
+// decompress opens a stored layer by its magic bytes: gzip, zstd, or an
+// uncompressed tar as is.
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
+	switch {
+	case bytes.HasPrefix(head, gzipMagic[:2]):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(head, zstdMagic):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
 // countingReader counts bytes and keeps the stream's first error, so that a
-// broken layer is told apart from a malformed file inside it.
+// broken layer is told apart from a malformed file inside it. With a
+// Progress it reports every progressStep bytes.
 type countingReader struct {
 	r   io.Reader
 	n   int64
 	err error
+
+	progress      Progress
+	layer, layers int
+	total         int64
+	reported      int64
 }
+
+const progressStep = 1 << 20
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
@@ -185,7 +271,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if err != nil && !errors.Is(err, io.EOF) && c.err == nil {
 		c.err = err
 	}
+	if c.progress != nil && c.n-c.reported >= progressStep {
+		c.report(false)
+	}
 	return n, err
+}
+
+func (c *countingReader) report(finished bool) {
+	if c.progress != nil {
+		c.reported = c.n
+		c.progress.Layer(c.layer, c.layers, c.n, c.total, finished)
+	}
 }
 
 // ScanPath scans a directory tree, or a single file (a jar, a keystore, a

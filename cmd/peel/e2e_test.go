@@ -308,3 +308,139 @@ func TestZooAndCustomConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputs(t *testing.T) {
+	dir := t.TempDir()
+	sarifFile, jsonFile := filepath.Join(dir, "peel.sarif"), filepath.Join(dir, "peel.json")
+	// SARIF and JSON to files, the table on stdout.
+	r := peel(t, "scan", "-o", "sarif="+sarifFile, "-o", "json="+jsonFile, fx("sts-v1.tar"))
+	if r.code != 1 || !strings.Contains(r.stdout, "keystore-verified") {
+		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
+	}
+	var log map[string]any
+	b, _ := os.ReadFile(sarifFile)
+	if err := json.Unmarshal(b, &log); err != nil || log["version"] != "2.1.0" {
+		t.Errorf("SARIF file: %v", err)
+	}
+	b, _ = os.ReadFile(jsonFile)
+	if !strings.Contains(string(b), report.Schema) {
+		t.Error("JSON file lacks the schema")
+	}
+	// A plain -o FILE takes the report off stdout; the summary goes to stderr.
+	r = peel(t, "scan", "-f", "json", "-o", jsonFile, fx("sts-v2.tar"))
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "0 finding(s) in 1 image(s)") {
+		t.Errorf("-o FILE: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// A failed scan writes nothing and leaves an earlier report intact.
+	before, _ := os.ReadFile(jsonFile)
+	r = peel(t, "scan", "-o", "json="+jsonFile, "-o", "sarif="+filepath.Join(dir, "new.sarif"), fx("sts-v1.tar"), "missing.tar")
+	after, _ := os.ReadFile(jsonFile)
+	if r.code != 2 || !bytes.Equal(before, after) {
+		t.Errorf("failed scan: exit %d, report changed: %v", r.code, !bytes.Equal(before, after))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.sarif")); err == nil {
+		t.Error("a failed scan wrote a report")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("files left in the output directory: %d", len(entries))
+	}
+	for _, bad := range [][]string{{"-o", "json="}, {"-o", "a.json", "-o", "a.json"}} {
+		if r := peel(t, append(append([]string{"scan"}, bad...), fx("sts-v2.tar"))...); r.code != 2 {
+			t.Errorf("%v: exit %d", bad, r.code)
+		}
+	}
+}
+
+// TestBaseline is the "only new secrets fail the build" flow: a v1 report
+// as baseline lets a rescan of v1 pass, and a v1 rebuilt with one more
+// secret fails on that one alone.
+func TestBaseline(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "baseline.json")
+	if r := peel(t, "scan", "-o", "json="+base, "-q", fx("sts-v1.tar")); r.code != 1 {
+		t.Fatalf("making the baseline: exit %d", r.code)
+	}
+	r := peel(t, "scan", "--baseline", base, fx("sts-v1.tar"))
+	if r.code != 0 || !strings.Contains(r.stdout, "4 in the baseline") {
+		t.Errorf("v1 against its baseline: exit %d\n%s", r.code, r.stdout)
+	}
+	r = peel(t, "scan", "--baseline", base, "--format", "json", fx("sts-v1-plus.tar"))
+	if r.code != 1 {
+		t.Fatalf("v1-plus: exit %d", r.code)
+	}
+	fs := decode(t, r).Images[0].Findings
+	if len(fs) != 1 || fs[0].Location != "/opt/extra.env:1" {
+		t.Errorf("v1-plus findings: %+v", fs)
+	}
+	if r := peel(t, "scan", "--baseline", fx("zoo-gitleaks.toml"), fx("sts-v1.tar")); r.code != 2 || !strings.Contains(r.stderr, "not a peel JSON report") {
+		t.Errorf("bad baseline: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// TestIgnoreFile: an entry silences exactly its finding, and the reason is
+// recorded in JSON and SARIF.
+func TestIgnoreFile(t *testing.T) {
+	dir := t.TempDir()
+	r := peel(t, "scan", "--format", "json", fx("sts-v1.tar"))
+	fs := decode(t, r).Images[0].Findings
+	var jwt report.Finding
+	for _, f := range fs {
+		if f.Location == "/opt/jwt.jks" {
+			jwt = f
+		}
+	}
+	ignore := filepath.Join(dir, "peelignore")
+	os.WriteFile(ignore, []byte("# accepted risks\n"+jwt.Fingerprint+"  # test keystore, rotated on deploy (TICKET-1)\n/usr/share/doc/**\n"), 0o644)
+	sarifFile := filepath.Join(dir, "out.sarif")
+	r = peel(t, "scan", "--ignore-file", ignore, "--format", "json", "-o", "sarif="+sarifFile, "-o", "-", fx("sts-v1.tar"))
+	img := decode(t, r).Images[0]
+	if len(img.Findings) != 3 || len(img.Suppressed) != 1 || img.Suppressed[0].Location != "/opt/jwt.jks" {
+		t.Fatalf("findings %d, suppressed %+v", len(img.Findings), img.Suppressed)
+	}
+	if s := img.Suppressed[0].Suppression; s.Kind != "ignore-file" || s.Reason != "test keystore, rotated on deploy (TICKET-1)" {
+		t.Errorf("suppression %+v", s)
+	}
+	b, _ := os.ReadFile(sarifFile)
+	if !strings.Contains(string(b), `"justification": "`+ignore+`:2: `+jwt.Fingerprint+`: test keystore, rotated on deploy (TICKET-1)"`) {
+		t.Errorf("SARIF lacks the suppression:\n%s", b)
+	}
+	// .peelignore in the working directory is read by default.
+	os.WriteFile(filepath.Join(dir, ".peelignore"), []byte("/opt/*.jks\n"), 0o644)
+	cmd := exec.Command(peelBin, "scan", "--format", "json", fx("sts-v1.tar"))
+	cmd.Dir = dir
+	out, _ := cmd.Output()
+	var rep report.Report
+	json.Unmarshal(out, &rep)
+	if len(rep.Images) != 1 || len(rep.Images[0].Findings) != 2 {
+		t.Errorf(".peelignore in the working directory was not applied: %s", out)
+	}
+}
+
+// TestNoSecretInAnyOutput scans every fixture into every format and checks
+// that no planted secret appears, then that --show-secrets shows them.
+func TestNoSecretInAnyOutput(t *testing.T) {
+	dir := t.TempDir()
+	secrets := []string{fixture.Password, fixture.ExtraToken}
+	for _, p := range fixture.ZooPlanted {
+		if len(p.Secret) > 8 {
+			secrets = append(secrets, p.Secret)
+		}
+	}
+	for _, input := range []string{fx("sts-v1.tar"), fx("zoo.tar"), fx("sts-v1-plus.tar")} {
+		args := []string{"scan", "--explain", "-o", "json=" + filepath.Join(dir, "r.json"), "-o", "sarif=" + filepath.Join(dir, "r.sarif"), input}
+		r := peel(t, args...)
+		all := r.stdout + r.stderr
+		for _, f := range []string{"r.json", "r.sarif"} {
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			all += string(b)
+		}
+		for _, s := range secrets {
+			if strings.Contains(all, s) {
+				t.Errorf("%s: secret %.4s… appears in the output", filepath.Base(input), s)
+			}
+		}
+	}
+	r := peel(t, "scan", "--show-secrets", "-f", "sarif", fx("zoo.tar"))
+	if !strings.Contains(r.stdout, "zoo-jceks-pw") {
+		t.Error("--show-secrets did not show the secret in SARIF")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -17,6 +18,10 @@ import (
 // scanOptions holds the scan command's flags.
 type scanOptions struct {
 	format      string
+	outputs     []string
+	ignoreFile  string
+	baseline    string
+	quiet       bool
 	failOn      string
 	showSecrets bool
 	platform    string
@@ -52,6 +57,10 @@ func newScanCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.format, "format", "f", "table", "report format: "+strings.Join(report.Formats(), ", "))
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "write the report to FILE instead of stdout, or FORMAT=FILE to add one (repeatable; - is stdout); files are replaced atomically")
+	f.StringVar(&o.ignoreFile, "ignore-file", "", "ignore file of finding fingerprints and location globs (default: .peelignore in the working directory, if any)")
+	f.StringVar(&o.baseline, "baseline", "", "an earlier peel JSON report: report and fail only on findings not in it")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, none")
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full instead of redacted")
 	f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image: os/arch[/variant]")
@@ -66,9 +75,9 @@ func newScanCommand() *cobra.Command {
 }
 
 func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
-	w, err := report.ByName(o.format)
+	outs, err := parseOutputs(o.format, o.outputs)
 	if err != nil {
-		return fmt.Errorf("bad flag: --format: %w", err)
+		return err
 	}
 	failOn, err := rules.ParseSeverity(o.failOn)
 	if err != nil {
@@ -108,10 +117,35 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	defer os.RemoveAll(tmp)
 	o.scan.TempDir = tmp
 
+	ropts := report.Options{ToolVersion: toolVersion(), ShowSecrets: o.showSecrets}
+	if ropts.Ignore, err = loadIgnoreFile(o.ignoreFile); err != nil {
+		return err
+	}
+	if o.baseline != "" {
+		f, err := os.Open(o.baseline)
+		if err != nil {
+			return fmt.Errorf("bad flag: --baseline: %w", err)
+		}
+		ropts.Baseline, err = report.LoadBaseline(o.baseline, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+
 	ctx := cmd.Context()
+	progress := newProgress(os.Stderr, o.quiet)
+	if progress != nil {
+		o.scan.Progress = progress
+		defer progress.clear()
+	}
 	sc := scanner.New(o.scan)
+	start := time.Now()
 	var results []*scanner.Result
 	for _, input := range args {
+		if progress != nil {
+			progress.start(input)
+		}
 		t, err := scanner.Open(ctx, input, scanner.SourceOptions{Platform: platform, TempDir: tmp})
 		if err != nil {
 			return err
@@ -123,12 +157,43 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		}
 		results = append(results, res)
 	}
-	rep := report.Build(results, report.Options{ToolVersion: toolVersion(), ShowSecrets: o.showSecrets})
-	if err := w.Write(cmd.OutOrStdout(), rep); err != nil {
-		return fmt.Errorf("writing report: %w", err)
+	ropts.Duration = time.Since(start)
+	if progress != nil {
+		progress.clear()
+	}
+	rep := report.Build(results, ropts)
+	if err := writeOutputs(outs, rep, cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	tableOnStdout := false
+	for _, out := range outs {
+		tableOnStdout = tableOnStdout || out.file == "" && out.format == "table"
+	}
+	if !o.quiet && !tableOnStdout {
+		fmt.Fprintln(cmd.ErrOrStderr(), report.SummaryLine(rep))
 	}
 	if failOn != rules.SeverityNone && rep.MaxSeverity() >= failOn {
 		return errFindings
 	}
 	return nil
+}
+
+// defaultIgnoreFile is read from the working directory when --ignore-file
+// is not given.
+const defaultIgnoreFile = ".peelignore"
+
+func loadIgnoreFile(name string) (*report.IgnoreFile, error) {
+	explicit := name != ""
+	if !explicit {
+		name = defaultIgnoreFile
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		if !explicit && errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("bad flag: --ignore-file: %w", err)
+	}
+	defer f.Close()
+	return report.ParseIgnoreFile(name, f)
 }

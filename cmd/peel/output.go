@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/peelscan/peel/internal/atomicfile"
+	"github.com/peelscan/peel/report"
+)
+
+// output is one report to write: a format and a file ("" for stdout).
+type output struct {
+	format string
+	file   string
+}
+
+// parseOutputs turns --format and the --output values (FILE or
+// FORMAT=FILE, "-" for stdout) into the reports to write. A plain FILE
+// takes --format away from stdout; FORMAT=FILE adds a report beside it.
+func parseOutputs(format string, values []string) ([]output, error) {
+	stdout := true
+	var outs []output
+	for _, v := range values {
+		o := output{format: format, file: v}
+		f, file, ok := strings.Cut(v, "=")
+		if _, err := report.ByName(f); ok && err == nil {
+			o = output{format: f, file: file}
+		} else {
+			stdout = false // a plain FILE takes --format off stdout
+		}
+		if o.file == "" {
+			return nil, fmt.Errorf("bad flag: --output %q: no file", v)
+		}
+		if o.file == "-" {
+			o.file = ""
+		}
+		outs = append(outs, o)
+	}
+	if stdout {
+		outs = append([]output{{format: format}}, outs...)
+	}
+	seen := map[string]bool{}
+	for _, o := range outs {
+		if _, err := report.ByName(o.format); err != nil {
+			return nil, fmt.Errorf("bad flag: --format: %w", err)
+		}
+		if seen[o.file] {
+			name := o.file
+			if name == "" {
+				name = "stdout"
+			}
+			return nil, fmt.Errorf("bad flag: --output: %s is written twice", name)
+		}
+		seen[o.file] = true
+	}
+	return outs, nil
+}
+
+// writeOutputs renders every report. Files are written to temp files and
+// renamed into place only when all of them rendered, so a failure leaves
+// no report half-written; stdout comes last.
+func writeOutputs(outs []output, rep *report.Report, stdout io.Writer) error {
+	var pending []*atomicfile.Pending
+	discard := func() {
+		for _, p := range pending {
+			p.Discard()
+		}
+	}
+	for _, o := range outs {
+		if o.file == "" {
+			continue
+		}
+		w, _ := report.ByName(o.format)
+		p, err := atomicfile.Prepare(o.file, func(f io.Writer) error { return w.Write(f, rep) })
+		if err != nil {
+			discard()
+			return err
+		}
+		pending = append(pending, p)
+	}
+	for i, p := range pending {
+		if err := p.Commit(); err != nil {
+			for _, q := range pending[i+1:] {
+				q.Discard()
+			}
+			return err
+		}
+	}
+	for _, o := range outs {
+		if o.file == "" {
+			w, _ := report.ByName(o.format)
+			if err := w.Write(stdout, rep); err != nil {
+				return fmt.Errorf("writing report: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// progressLine draws, on a terminal, one line per image being scanned:
+// layers finished and bytes read of the total where the sizes are known.
+// It writes nothing when stderr is not a terminal.
+type progressLine struct {
+	mu     sync.Mutex
+	w      io.Writer
+	image  string
+	done   map[int]int64
+	total  map[int]int64
+	fin    map[int]bool
+	layers int
+	last   time.Time
+}
+
+func newProgress(w *os.File, quiet bool) *progressLine {
+	if quiet || !term.IsTerminal(int(w.Fd())) {
+		return nil
+	}
+	return &progressLine{w: w}
+}
+
+func (p *progressLine) start(image string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.image, p.layers = image, 0
+	p.done, p.total, p.fin = map[int]int64{}, map[int]int64{}, map[int]bool{}
+}
+
+// Layer implements scanner.Progress.
+func (p *progressLine) Layer(layer, layers int, done, total int64, finished bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.layers, p.done[layer], p.total[layer] = layers, done, total
+	if finished {
+		p.fin[layer] = true
+	}
+	if !finished && time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	var done64, total64 int64
+	known := true
+	for l, d := range p.done {
+		done64 += d
+		if p.total[l] < 0 {
+			known = false
+		}
+		total64 += p.total[l]
+	}
+	line := fmt.Sprintf("%s: %d/%d layers, %s", p.image, len(p.fin), p.layers, mib(done64))
+	if known && total64 > 0 {
+		line += " of " + mib(total64)
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+}
+
+func (p *progressLine) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprint(p.w, "\r\033[K")
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
