@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures lint clean tools sarif-check
+.PHONY: all build test demo fixtures lint clean tools sarif-check e2e
 
 all: build
 
@@ -31,6 +31,12 @@ test:
 tools:
 	npm install --no-audit --no-fund --prefix .tools @microsoft/sarif-multitool@5.7.0
 	chmod u+x $(MULTITOOL)
+
+# End-to-end tests against a real registry: Debian's docker-registry
+# (apt-get install docker-registry), started on 127.0.0.1 with TLS and
+# htpasswd auth by the tests themselves and stopped when they end.
+e2e:
+	$(GO) test -count=1 -v -run 'TestRealRegistry' ./cmd/peel
 
 # Validates the SARIF of the v1 and zoo fixtures with the Multitool.
 sarif-check: tools

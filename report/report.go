@@ -61,6 +61,7 @@ type Image struct {
 	Kind     string    `json:"kind"`
 	ImageID  string    `json:"image_id,omitempty"`
 	Digest   string    `json:"digest,omitempty"`
+	Ref      string    `json:"ref,omitempty"`
 	Platform string    `json:"platform,omitempty"`
 	Layers   []Layer   `json:"layers"`
 	Findings []Finding `json:"findings"`
@@ -160,7 +161,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 	}
 	for _, res := range results {
 		img := Image{
-			Input: res.Input, Kind: res.Kind, ImageID: res.ImageID, Digest: res.Digest, Platform: res.Platform,
+			Input: res.Input, Kind: res.Kind, ImageID: res.ImageID, Digest: res.Digest, Ref: res.Ref, Platform: res.Platform,
 			Layers: []Layer{}, Findings: []Finding{}, Incomplete: []Incomplete{},
 			Stats: Stats{Layers: res.Stats.Layers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes},
 		}

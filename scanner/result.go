@@ -13,6 +13,7 @@ type Result struct {
 	Kind     string // registry, docker-archive, oci, oci-archive, docker-daemon or dir
 	ImageID  string // digest of the image config, as docker images shows it
 	Digest   string // manifest digest, where the source has one cheaply
+	Ref      string // for registry images, the reference pulled (a mirror's, if one served it)
 	Platform string // os/arch[/variant] of the image
 	Layers   []Layer
 	Findings []Finding

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
@@ -57,9 +59,26 @@ func (s *Scanner) Scan(ctx context.Context, t *Target) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Input, res.Kind, res.Digest = t.Input, t.Kind, t.Digest
+	res.Input, res.Kind, res.Digest, res.Ref = t.Input, t.Kind, t.Digest, t.Ref
 	return res, nil
 }
+
+// layerAttempts bounds how often a layer whose stream broke off is read.
+const layerAttempts = 3
+
+// transient reports stream failures worth reading the layer again for.
+func transient(err error) bool {
+	if errors.Is(err, ErrDigestMismatch) || isTampered(err) {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.As(err, &ne) || strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "unexpected EOF")
+}
+
+// ErrDigestMismatch is wrapped in the error for a blob whose content does
+// not match its digest: tampered with or corrupt, and refused.
+var ErrDigestMismatch = errors.New("content does not match its digest or size (tampered or corrupt); refused")
 
 // storedCompressed tells the sources whose layers are stored compressed
 // and sized by their manifest: they are read through Compressed(), so that
@@ -80,8 +99,16 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := img.ConfigFile()
+	var cfg *v1.ConfigFile
+	for attempt := 1; ; attempt++ {
+		if cfg, err = img.ConfigFile(); err == nil || attempt == layerAttempts || !transient(err) || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
+		if transient(err) {
+			return nil, fmt.Errorf("reading image config: the connection dropped mid-transfer, %d times: %v", layerAttempts, oneLine(err.Error()))
+		}
 		return nil, fmt.Errorf("reading image config: %w", err)
 	}
 	layers, err := img.Layers()
@@ -119,7 +146,20 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 				return
 			}
 			defer func() { <-sem }()
-			if errs[i] = walkers[i].layerTar(ctx, l, len(layers), compressed); errs[i] != nil {
+			// A blob stream that breaks off (a dropped connection) is
+			// read again from the start, a bounded number of times; a
+			// digest mismatch is final.
+			for attempt := 1; ; attempt++ {
+				errs[i] = walkers[i].layerTar(ctx, l, len(layers), compressed)
+				if errs[i] == nil || !compressed || attempt == layerAttempts || !transient(errs[i]) || ctx.Err() != nil {
+					break
+				}
+				walkers[i] = s.newWalker(engine, i+1)
+			}
+			if errs[i] != nil && compressed && transient(errs[i]) {
+				errs[i] = fmt.Errorf("the connection dropped mid-transfer, %d times: %w", layerAttempts, errs[i])
+			}
+			if errs[i] != nil {
 				cancel()
 			}
 		}()
@@ -162,7 +202,7 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compresse
 		rc, err = l.Uncompressed()
 	}
 	if err != nil {
-		return fmt.Errorf("reading layer %d: %w", w.layer, err)
+		return w.layerError(err)
 	}
 	defer rc.Close()
 	pulled := &countingReader{r: rc, progress: w.opts.Progress, layer: w.layer, layers: layers, total: total}
@@ -187,7 +227,7 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compresse
 			if cr.err != nil {
 				err = cr.err
 			}
-			return fmt.Errorf("reading layer %d: %w", w.layer, err)
+			return w.layerError(err)
 		}
 		name := cleanPath(hdr.Name)
 		dir, base := path.Split(name)
@@ -217,11 +257,30 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compresse
 		}
 	}
 	if cr.err != nil {
-		return fmt.Errorf("reading layer %d: %w", w.layer, cr.err)
+		return w.layerError(cr.err)
 	}
 	w.stats.Bytes = cr.n
 	pulled.report(true)
 	return nil
+}
+
+// layerError names the layer in a stream error, and tells a blob whose
+// content does not match its digest (go-containerregistry's verifying
+// reader says "error verifying sha256 checksum") from other failures.
+func (w *walker) layerError(err error) error {
+	if isTampered(err) {
+		return fmt.Errorf("layer %d: %w: %s", w.layer, ErrDigestMismatch, oneLine(err.Error()))
+	}
+	return fmt.Errorf("reading layer %d: %w", w.layer, err)
+}
+
+// isTampered tells go-containerregistry's verification failures: a digest
+// that does not match ("error verifying sha256 checksum"), or a size that
+// does not ("Content-Length header N does not match expected size M").
+func isTampered(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "error verifying") && strings.Contains(msg, "checksum") ||
+		strings.Contains(msg, "does not match expected size")
 }
 
 // decompress opens a stored layer by its magic bytes: gzip, zstd, or an

@@ -18,7 +18,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -40,8 +39,20 @@ type SourceOptions struct {
 	// Keychain provides registry credentials. Default: the Docker config
 	// keychain (DOCKER_CONFIG, ~/.docker/config.json), anonymous otherwise.
 	Keychain authn.Keychain
-	// Transport, if set, carries registry requests (tests use it).
+	// Transport carries registry requests; build it with NewTransport.
+	// Default: NewTransport with no options.
 	Transport http.RoundTripper
+	// Mirrors are tried, in order, for images on Docker Hub before Docker
+	// Hub itself, as dockerd's registry-mirrors are: host[:port] each.
+	Mirrors []string
+	// Insecure lists registries allowed over plain HTTP (the transport
+	// must skip TLS verification for them too).
+	Insecure []string
+	// Credentials, if set, authenticate to the registry the image is
+	// pulled from (the mirror, when one serves it) and to no other.
+	Credentials *authn.Basic
+	// AllPlatforms makes OpenAll return every image of an index.
+	AllPlatforms bool
 	// TempDir receives unpacked oci-archive inputs. Default: the system
 	// temp directory.
 	TempDir string
@@ -54,6 +65,7 @@ type Target struct {
 	Image  v1.Image // nil for dir targets
 	Path   string   // the directory or file of a dir target
 	Digest string   // manifest digest when the source has one cheaply
+	Ref    string   // for registry images, the reference pulled (a mirror's, if one served it)
 
 	cleanup func()
 }
@@ -89,9 +101,68 @@ func Open(ctx context.Context, input string, opts SourceOptions) (*Target, error
 		}
 		return nil, &InputError{Input: input, Err: err}
 	}
-	t.Input = input
+	if t.Input == "" {
+		t.Input = input
+	}
 	return t, nil
 }
+
+// OpenAll is Open for --all-platforms: a registry reference or OCI layout
+// whose index holds several platform images gives one target each, named
+// "INPUT (os/arch)"; any other input gives its one target.
+func OpenAll(ctx context.Context, input string, opts SourceOptions) ([]*Target, error) {
+	if !opts.AllPlatforms {
+		t, err := Open(ctx, input, opts)
+		if err != nil {
+			return nil, err
+		}
+		return []*Target{t}, nil
+	}
+	if opts.Platform == nil {
+		opts.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
+	wrap := func(err error) error {
+		var ie *InputError
+		if errors.As(err, &ie) {
+			return err
+		}
+		return &InputError{Input: input, Err: err}
+	}
+	var ts []*Target
+	var err error
+	kind, rest, _ := strings.Cut(input, ":")
+	switch {
+	case kind == KindOCI:
+		dir, _ := splitRef(rest)
+		ts, err = ociAll(dir, input)
+	case fileExists(input) && isDir(input) && fileExists(filepath.Join(input, "oci-layout")):
+		ts, err = ociAll(input, input)
+	case kind == KindDockerArchive || kind == KindOCIArchive || kind == KindDaemon || kind == KindDir || fileExists(input) || looksLikePath(input):
+		t, err := Open(ctx, input, opts)
+		if err != nil {
+			return nil, err
+		}
+		return []*Target{t}, nil
+	default:
+		ts, err = openRemoteAll(ctx, strings.TrimPrefix(strings.TrimPrefix(input, "docker:"), "//"), opts)
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return ts, nil
+}
+
+func ociAll(dir, input string) ([]*Target, error) {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("not an OCI layout: %w", err)
+	}
+	return indexTargets(idx, KindOCI, input)
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func isDir(p string) bool { st, err := os.Stat(p); return err == nil && st.IsDir() }
 
 func open(ctx context.Context, input string, opts SourceOptions) (*Target, error) {
 	if opts.Platform == nil {
@@ -137,30 +208,6 @@ func looksLikePath(s string) bool {
 		}
 	}
 	return false
-}
-
-func openRemote(ctx context.Context, ref string, opts SourceOptions) (*Target, error) {
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return nil, fmt.Errorf("invalid image reference: %w", err)
-	}
-	kc := opts.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(*opts.Platform)}
-	if opts.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(opts.Transport))
-	}
-	img, err := remote.Image(r, ropts...)
-	if err != nil {
-		return nil, err
-	}
-	t := &Target{Kind: KindRegistry, Image: img}
-	if d, err := img.Digest(); err == nil {
-		t.Digest = d.String()
-	}
-	return t, nil
 }
 
 // statInput checks that a path given as input exists, saying so plainly

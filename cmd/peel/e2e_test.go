@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -444,3 +445,5 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		t.Error("--show-secrets did not show the secret in SARIF")
 	}
 }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
@@ -25,6 +28,12 @@ type scanOptions struct {
 	failOn      string
 	showSecrets bool
 	platform    string
+	allPlat     bool
+	mirrors     []string
+	caFile      string
+	insecure    []string
+	username    string
+	passStdin   bool
 	config      string
 	noGitleaks  bool
 	scan        scanner.Options
@@ -64,6 +73,12 @@ func newScanCommand() *cobra.Command {
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, none")
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full instead of redacted")
 	f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image: os/arch[/variant]")
+	f.BoolVar(&o.allPlat, "all-platforms", false, "scan every image of a multi-platform index, each reported separately")
+	f.StringArrayVar(&o.mirrors, "registry-mirror", nil, "HOST[:PORT] to pull Docker Hub images from first, falling back to Docker Hub, as dockerd's registry-mirrors (repeatable)")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM file of certificate authorities to trust for registry TLS, besides the system's")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "HOST[:PORT] to reach over plain HTTP or unverified TLS; that host only (repeatable)")
+	f.StringVarP(&o.username, "username", "u", "", "user name for the registry the image is pulled from (with --password-stdin)")
+	f.BoolVar(&o.passStdin, "password-stdin", false, "read that registry's password from standard input")
 	f.StringVar(&o.config, "config", "", "gitleaks config (.gitleaks.toml) to use instead of gitleaks' default rules; [extend] useDefault = true keeps them")
 	f.BoolVar(&o.noGitleaks, "no-gitleaks", false, "run peel's own detectors only, without gitleaks' rule catalogue")
 	f.BoolVar(&o.scan.Explain, "explain", false, "list what was looked at and dismissed (placeholders, labels, trust stores, …) and why")
@@ -108,6 +123,11 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	o.scan.Engine = engine
 
+	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat}
+	if srcOpts.Transport, srcOpts.Credentials, err = registryAccess(o, cmd.InOrStdin()); err != nil {
+		return err
+	}
+
 	// Spill files and unpacked archives live in a private directory that
 	// is removed however the scan ends.
 	tmp, err := os.MkdirTemp("", "peel-")
@@ -146,16 +166,19 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		if progress != nil {
 			progress.start(input)
 		}
-		t, err := scanner.Open(ctx, input, scanner.SourceOptions{Platform: platform, TempDir: tmp})
+		srcOpts.TempDir = tmp
+		targets, err := scanner.OpenAll(ctx, input, srcOpts)
 		if err != nil {
 			return err
 		}
-		res, err := sc.Scan(ctx, t)
-		t.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", input, err)
+		for _, t := range targets {
+			res, err := sc.Scan(ctx, t)
+			t.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.Input, err)
+			}
+			results = append(results, res)
 		}
-		results = append(results, res)
 	}
 	ropts.Duration = time.Since(start)
 	if progress != nil {
@@ -176,6 +199,40 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		return errFindings
 	}
 	return nil
+}
+
+// registryAccess builds the registry transport (extra CAs, insecure hosts,
+// retries) and reads --password-stdin. The password is never printed.
+func registryAccess(o *scanOptions, stdin io.Reader) (http.RoundTripper, *authn.Basic, error) {
+	topts := scanner.TransportOptions{Insecure: o.insecure}
+	if o.caFile != "" {
+		pem, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bad flag: --ca-file: %w", err)
+		}
+		topts.CAPEM = pem
+	}
+	rt, err := scanner.NewTransport(topts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bad flag: --ca-file %s: %w", o.caFile, err)
+	}
+	switch {
+	case o.passStdin && o.username == "":
+		return nil, nil, errors.New("bad flag: --password-stdin needs --username")
+	case o.username != "" && !o.passStdin:
+		return nil, nil, errors.New("bad flag: --username needs --password-stdin (a password on the command line would land in shell history and process lists)")
+	case o.username == "":
+		return rt, nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, 64<<10))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return nil, nil, errors.New("bad flag: --password-stdin: standard input is empty")
+	}
+	return rt, &authn.Basic{Username: o.username, Password: pw}, nil
 }
 
 // defaultIgnoreFile is read from the working directory when --ignore-file
