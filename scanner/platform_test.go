@@ -41,7 +41,7 @@ func archImage(t *testing.T, arch string) v1.Image {
 
 func secrets(t *testing.T, input string, platform *v1.Platform) string {
 	t.Helper()
-	tgt, err := scanner.Open(context.Background(), input, scanner.SourceOptions{Platform: platform, TempDir: t.TempDir()})
+	tgt, err := scanner.Open(context.Background(), input, scanner.SourceOptions{Platform: platform})
 	if err != nil {
 		t.Fatalf("Open(%s): %v", input, err)
 	}

@@ -197,7 +197,7 @@ func TestTransports(t *testing.T) {
 			{regRef, scanner.KindRegistry},
 		} {
 			t.Run(tc.tag+"/"+in.input[len(dir)/2:], func(t *testing.T) {
-				tgt, err := scanner.Open(context.Background(), in.input, scanner.SourceOptions{TempDir: t.TempDir()})
+				tgt, err := scanner.Open(context.Background(), in.input, scanner.SourceOptions{})
 				if err != nil {
 					t.Fatalf("Open(%q): %v", in.input, err)
 				}
@@ -229,7 +229,7 @@ func TestOpenErrors(t *testing.T) {
 		{"oci:" + dir, "not an OCI layout"},
 		{"dir:" + filepath.Join(dir, "nope"), "no such file"},
 	} {
-		_, err := scanner.Open(context.Background(), tc.input, scanner.SourceOptions{TempDir: dir})
+		_, err := scanner.Open(context.Background(), tc.input, scanner.SourceOptions{})
 		var ie *scanner.InputError
 		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), tc.input+": ") {
 			t.Errorf("Open(%q) = %v; want an InputError naming the input and saying %q", tc.input, err, tc.msg)

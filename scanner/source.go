@@ -53,9 +53,6 @@ type SourceOptions struct {
 	Credentials *authn.Basic
 	// AllPlatforms makes OpenAll return every image of an index.
 	AllPlatforms bool
-	// TempDir receives unpacked oci-archive inputs. Default: the system
-	// temp directory.
-	TempDir string
 }
 
 // Target is an input resolved to an image or a filesystem path.
@@ -348,9 +345,8 @@ func platformName(p *v1.Platform) string {
 	return s
 }
 
-// openOCIArchive unpacks a tar of an OCI layout into a private temp
-// directory (the layout reader needs files) and reads it as oci:. Only the
-// layout's own names are written (oci-layout, index.json, blobs/ALG/HEX).
+// openOCIArchive reads a tar of an OCI layout in place (see ociArchive).
+// "oci-archive:PATH:REF" picks a manifest by its ref name.
 func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
 	p, ref := splitRef(spec)
 	if err := statInput(p); err != nil {
@@ -360,64 +356,17 @@ func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	dir, err := os.MkdirTemp(opts.TempDir, "peel-oci-")
+	a, err := indexOCIArchive(f)
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-	if err := unpackLayout(f, dir); err != nil {
-		cleanup()
-		return nil, err
-	}
-	t, err := openOCILayout(dir, ref, opts.Platform)
+	img, digest, err := pickImage(&archIndex{a: a, raw: a.index}, ref, opts.Platform, 0)
 	if err != nil {
-		cleanup()
+		f.Close()
 		return nil, err
 	}
-	t.Kind, t.cleanup = KindOCIArchive, cleanup
-	return t, nil
-}
-
-func unpackLayout(r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
-	sawLayout := false
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("not an oci-archive: %w", err)
-		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
-			continue
-		}
-		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
-		if !layoutName(name) {
-			continue
-		}
-		sawLayout = sawLayout || name == "oci-layout"
-		dst := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return err
-		}
-		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(out, tr)
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if !sawLayout {
-		return errors.New("not an oci-archive: the tar has no oci-layout file")
-	}
-	return nil
+	return &Target{Kind: KindOCIArchive, Image: img, Digest: digest, cleanup: func() { f.Close() }}, nil
 }
 
 // layoutName accepts the names an OCI layout consists of.

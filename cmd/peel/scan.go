@@ -166,7 +166,6 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		if progress != nil {
 			progress.start(input)
 		}
-		srcOpts.TempDir = tmp
 		targets, err := scanner.OpenAll(ctx, input, srcOpts)
 		if err != nil {
 			return err
