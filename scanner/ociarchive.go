@@ -165,7 +165,7 @@ func (x *archIndex) Digest() (v1.Hash, error) {
 	h, _, err := v1.SHA256(bytes.NewReader(x.raw))
 	return h, err
 }
-func (x *archIndex) Size() (int64, error)       { return int64(len(x.raw)), nil }
+func (x *archIndex) Size() (int64, error)         { return int64(len(x.raw)), nil }
 func (x *archIndex) RawManifest() ([]byte, error) { return x.raw, nil }
 func (x *archIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
