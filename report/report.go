@@ -124,25 +124,27 @@ type Incomplete struct {
 
 // Stats counts what was read.
 type Stats struct {
-	Layers   int   `json:"layers"`
-	Files    int   `json:"files"`
-	Archives int   `json:"archives"`
-	Bytes    int64 `json:"bytes"`
+	Layers       int   `json:"layers"`
+	CachedLayers int   `json:"cached_layers"`
+	Files        int   `json:"files"`
+	Archives     int   `json:"archives"`
+	Bytes        int64 `json:"bytes"`
 }
 
 // Summary totals the report.
 type Summary struct {
-	Images     int            `json:"images"`
-	Findings   int            `json:"findings"`
-	BySeverity map[string]int `json:"by_severity"`
-	Suppressed int            `json:"suppressed"`
-	Baselined  int            `json:"baselined"`
-	Incomplete int            `json:"incomplete"`
-	Layers     int            `json:"layers"`
-	Files      int            `json:"files"`
-	Archives   int            `json:"archives"`
-	Bytes      int64          `json:"bytes"`
-	Seconds    float64        `json:"seconds"`
+	Images       int            `json:"images"`
+	Findings     int            `json:"findings"`
+	BySeverity   map[string]int `json:"by_severity"`
+	Suppressed   int            `json:"suppressed"`
+	Baselined    int            `json:"baselined"`
+	Incomplete   int            `json:"incomplete"`
+	Layers       int            `json:"layers"`
+	CachedLayers int            `json:"cached_layers"`
+	Files        int            `json:"files"`
+	Archives     int            `json:"archives"`
+	Bytes        int64          `json:"bytes"`
+	Seconds      float64        `json:"seconds"`
 }
 
 // Build assembles a report from scan results, redacting secrets unless
@@ -163,7 +165,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		img := Image{
 			Input: res.Input, Kind: res.Kind, ImageID: res.ImageID, Digest: res.Digest, Ref: res.Ref, Platform: res.Platform,
 			Layers: []Layer{}, Findings: []Finding{}, Incomplete: []Incomplete{},
-			Stats: Stats{Layers: res.Stats.Layers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes},
+			Stats: Stats{Layers: res.Stats.Layers, CachedLayers: res.Stats.CachedLayers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes},
 		}
 		createdBy := map[int]string{}
 		for _, l := range res.Layers {
@@ -214,6 +216,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		r.Summary.Findings += len(img.Findings)
 		r.Summary.Incomplete += len(img.Incomplete)
 		r.Summary.Layers += img.Stats.Layers
+		r.Summary.CachedLayers += img.Stats.CachedLayers
 		r.Summary.Files += img.Stats.Files
 		r.Summary.Archives += img.Stats.Archives
 		r.Summary.Bytes += img.Stats.Bytes

@@ -77,7 +77,11 @@ func SummaryLine(r *Report) string {
 	if s.Incomplete > 0 {
 		fmt.Fprintf(&b, "; %d part(s) not fully scanned", s.Incomplete)
 	}
-	fmt.Fprintf(&b, ". Read %d layer(s), %d file(s), %d archive(s), %s in %.1fs.", s.Layers, s.Files, s.Archives, humanBytes(s.Bytes), s.Seconds)
+	fmt.Fprintf(&b, ". Read %d layer(s)", s.Layers)
+	if s.CachedLayers > 0 {
+		fmt.Fprintf(&b, " (%d from the cache)", s.CachedLayers)
+	}
+	fmt.Fprintf(&b, ", %d file(s), %d archive(s), %s in %.1fs.", s.Files, s.Archives, humanBytes(s.Bytes), s.Seconds)
 	return b.String()
 }
 

@@ -26,6 +26,11 @@ type Options struct {
 	// TempDir holds spill files; they are unlinked as soon as they are
 	// created. Default: the system temp directory.
 	TempDir string
+	// CacheDir, if set, keeps each layer's result under its DiffID, the
+	// ruleset version and the options that change results, so a re-scan,
+	// or another image sharing the layer, skips it. The results hold the
+	// secrets found: the directory is created private (0700).
+	CacheDir string
 	// Engine runs the detection rules. Default: rules.DefaultEngine.
 	Engine *rules.Engine
 	// Explain keeps, in Result.Dismissed, every candidate a rule looked at

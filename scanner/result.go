@@ -95,14 +95,16 @@ type Incomplete struct {
 
 // Stats counts what a scan read.
 type Stats struct {
-	Layers   int   // layers read
-	Files    int   // regular files reached, archive members included
-	Archives int   // archives opened
-	Bytes    int64 // uncompressed layer (or file) bytes read
+	Layers       int   // layers scanned, from the cache or read
+	CachedLayers int   // layers whose result came from the cache
+	Files        int   // regular files reached, archive members included
+	Archives     int   // archives opened
+	Bytes        int64 // uncompressed layer (or file) bytes read
 }
 
 func (s *Stats) add(o Stats) {
 	s.Layers += o.Layers
+	s.CachedLayers += o.CachedLayers
 	s.Files += o.Files
 	s.Archives += o.Archives
 	s.Bytes += o.Bytes

@@ -128,14 +128,17 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 		res.Layers = append(res.Layers, info)
 	}
 
-	walkers := make([]*walker, len(layers))
+	var ls LayerScanner = walkScanner{s: s, engine: engine}
+	if s.opts.CacheDir != "" {
+		ls = &cachingScanner{next: ls, dir: s.opts.CacheDir, key: s.cacheKey(engine)}
+	}
+	results := make([]*LayerResult, len(layers))
 	errs := make([]error, len(layers))
 	sem := make(chan struct{}, s.opts.Parallelism)
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for i, l := range layers {
-		walkers[i] = s.newWalker(engine, i+1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -146,19 +149,7 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 				return
 			}
 			defer func() { <-sem }()
-			// A blob stream that breaks off (a dropped connection) is
-			// read again from the start, a bounded number of times; a
-			// digest mismatch is final.
-			for attempt := 1; ; attempt++ {
-				errs[i] = walkers[i].layerTar(ctx, l, len(layers), compressed)
-				if errs[i] == nil || !compressed || attempt == layerAttempts || !transient(errs[i]) || ctx.Err() != nil {
-					break
-				}
-				walkers[i] = s.newWalker(engine, i+1)
-			}
-			if errs[i] != nil && compressed && transient(errs[i]) {
-				errs[i] = fmt.Errorf("the connection dropped mid-transfer, %d times: %w", layerAttempts, errs[i])
-			}
+			results[i], errs[i] = ls.ScanLayer(ctx, l, LayerAt{Number: i + 1, Of: len(layers), Compressed: compressed})
 			if errs[i] != nil {
 				cancel()
 			}
@@ -178,9 +169,75 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 	}
 	cw := s.newWalker(engine, 0)
 	cw.imageConfig(cfg)
-	s.merge(res, engine, append(walkers, cw))
-	markDeleted(res.Findings, walkers)
+	s.merge(res, engine, append(results, cw.result()))
+	markDeleted(res.Findings, results)
 	return res, nil
+}
+
+// LayerScanner scans one layer of an image. The walker implements it; a
+// cache (and any other concern) wraps it.
+type LayerScanner interface {
+	ScanLayer(ctx context.Context, l v1.Layer, at LayerAt) (*LayerResult, error)
+}
+
+// LayerAt places a layer in its image and says how to read it.
+type LayerAt struct {
+	Number, Of int  // 1-based position, and the image's layer count
+	Compressed bool // read the stored (compressed) blob; see storedCompressed
+}
+
+// LayerResult is what scanning one layer found: findings with their
+// locations, the keystores to verify once every password is known, what
+// could not be scanned or was dismissed, the layer's whiteouts, and what
+// was read. It is what the layer cache stores.
+type LayerResult struct {
+	Findings   []Finding      `json:"findings,omitempty"`
+	Keystores  []KeystoreFile `json:"keystores,omitempty"`
+	Incomplete []Incomplete   `json:"incomplete,omitempty"`
+	Dismissed  []Dismissed    `json:"dismissed,omitempty"`
+	Whiteouts  []string       `json:"whiteouts,omitempty"`
+	Opaque     []string       `json:"opaque,omitempty"`
+	Stats      Stats          `json:"stats"`
+}
+
+// KeystoreFile is a keystore found in a layer, kept whole (keystores are
+// bounded by rules.MaxKeystoreSize) to be verified after the walk.
+type KeystoreFile struct {
+	Path  []string `json:"path"`
+	Layer int      `json:"layer"`
+	Data  []byte   `json:"data"`
+}
+
+// walkScanner reads a layer with a walker. A blob stream that breaks off
+// (a dropped connection) is read again from the start, a bounded number of
+// times; a digest mismatch is final.
+type walkScanner struct {
+	s      *Scanner
+	engine *rules.Engine
+}
+
+func (ws walkScanner) ScanLayer(ctx context.Context, l v1.Layer, at LayerAt) (*LayerResult, error) {
+	for attempt := 1; ; attempt++ {
+		w := ws.s.newWalker(ws.engine, at.Number)
+		err := w.layerTar(ctx, l, at.Of, at.Compressed)
+		if err == nil {
+			return w.result(), nil
+		}
+		if !at.Compressed || !transient(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		if attempt == layerAttempts {
+			return nil, fmt.Errorf("the connection dropped mid-transfer, %d times: %w", layerAttempts, err)
+		}
+	}
+}
+
+// result hands the walker's collections over as a LayerResult.
+func (w *walker) result() *LayerResult {
+	return &LayerResult{
+		Findings: w.findings, Keystores: w.keystores, Incomplete: w.incomplete, Dismissed: w.dismissed,
+		Whiteouts: w.whiteouts, Opaque: w.opaque, Stats: w.stats,
+	}
 }
 
 // layerTar walks one layer's uncompressed tar stream. With compressed set
@@ -390,22 +447,22 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 		}
 	}
 	res := &Result{}
-	s.merge(res, engine, []*walker{w})
+	s.merge(res, engine, []*LayerResult{w.result()})
 	return res, nil
 }
 
-// merge gathers the walkers' results in layer order, verifies keystores
+// merge gathers the layers' results in layer order, verifies keystores
 // against every password found, and sorts the findings.
-func (s *Scanner) merge(res *Result, engine *rules.Engine, walkers []*walker) {
-	var hits []keystoreHit
-	for _, w := range walkers {
-		res.Findings = append(res.Findings, w.findings...)
-		res.Incomplete = append(res.Incomplete, w.incomplete...)
-		res.Dismissed = append(res.Dismissed, w.dismissed...)
-		res.Stats.add(w.stats)
-		hits = append(hits, w.keystores...)
+func (s *Scanner) merge(res *Result, engine *rules.Engine, results []*LayerResult) {
+	var files []KeystoreFile
+	for _, r := range results {
+		res.Findings = append(res.Findings, r.Findings...)
+		res.Incomplete = append(res.Incomplete, r.Incomplete...)
+		res.Dismissed = append(res.Dismissed, r.Dismissed...)
+		res.Stats.add(r.Stats)
+		files = append(files, r.Keystores...)
 	}
-	found, skipped, trustOnly := verifyKeystores(res.Findings, hits)
+	found, skipped, trustOnly := verifyKeystores(res.Findings, files)
 	res.Findings = append(res.Findings, found...)
 	res.Incomplete = append(res.Incomplete, skipped...)
 	if s.opts.Explain {
@@ -433,13 +490,18 @@ func (s *Scanner) merge(res *Result, engine *rules.Engine, walkers []*walker) {
 // keystore, the passwords whose config names that keystore) and the default
 // passwords on every keystore, and returns the keystore findings. Password
 // findings that open a keystore are marked verified and list it in Opens.
-func verifyKeystores(findings []Finding, hits []keystoreHit) ([]Finding, []Incomplete, []Dismissed) {
+func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Incomplete, []Dismissed) {
 	var (
 		out       []Finding
 		skipped   []Incomplete
 		trustOnly []Dismissed
 	)
-	for _, h := range hits {
+	for _, kf := range files {
+		ks, err := rules.InspectKeystore(kf.Data)
+		if err != nil || ks == nil {
+			continue // the walker reported it as incomplete
+		}
+		h := keystoreHit{ks: ks, path: kf.Path, layer: kf.Layer}
 		var preferred, others []rules.PasswordCandidate
 		for i := range findings {
 			f := &findings[i]
@@ -523,29 +585,29 @@ func refersTo(refs []string, chain []string) bool {
 
 // markDeleted sets DeletedInLayer on findings whose file a later layer
 // deletes with a whiteout (.wh.NAME) or hides under an opaque directory.
-func markDeleted(findings []Finding, walkers []*walker) {
+func markDeleted(findings []Finding, layers []*LayerResult) {
 	for i := range findings {
 		f := &findings[i]
 		p := f.Path[0]
 		if f.Layer == 0 || !strings.HasPrefix(p, "/") {
 			continue
 		}
-		for _, w := range walkers[f.Layer:] {
-			if w.deletes(p) {
-				f.DeletedInLayer = w.layer
+		for j := f.Layer; j < len(layers); j++ {
+			if layers[j].deletes(p) {
+				f.DeletedInLayer = j + 1
 				break
 			}
 		}
 	}
 }
 
-func (w *walker) deletes(p string) bool {
-	for _, d := range w.whiteouts {
+func (r *LayerResult) deletes(p string) bool {
+	for _, d := range r.Whiteouts {
 		if p == d || strings.HasPrefix(p, d+"/") {
 			return true
 		}
 	}
-	for _, d := range w.opaque {
+	for _, d := range r.Opaque {
 		if strings.HasPrefix(p, d+"/") || d == "/" {
 			return true
 		}

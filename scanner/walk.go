@@ -42,7 +42,7 @@ type walker struct {
 	layer  int
 
 	findings   []Finding
-	keystores  []keystoreHit
+	keystores  []KeystoreFile
 	dismissed  []Dismissed // kept only with Options.Explain
 	whiteouts  []string    // paths a whiteout in this layer deletes
 	opaque     []string    // directories this layer marks opaque
@@ -182,12 +182,11 @@ func (w *walker) keystore(chain []string, size int64, r io.Reader, ra io.ReaderA
 		w.skip(chain, "reading keystore: %v", err)
 		return
 	}
-	ks, err := rules.InspectKeystore(data)
-	if err != nil {
+	if _, err := rules.InspectKeystore(data); err != nil {
 		w.skip(chain, "%v", err)
 		return
 	}
-	w.keystores = append(w.keystores, keystoreHit{ks: ks, path: clone(chain), layer: w.layer})
+	w.keystores = append(w.keystores, KeystoreFile{Path: clone(chain), Layer: w.layer, Data: data})
 }
 
 // archive opens a zip (jar, war, ear, or an executable jar behind a launch

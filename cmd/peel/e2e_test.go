@@ -61,7 +61,7 @@ func peel(t *testing.T, args ...string) run {
 	t.Helper()
 	cmd := exec.Command(peelBin, args...)
 	// No credentials or daemon of the machine's leak into the tests.
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "DOCKER_HOST=unix:///nonexistent/docker.sock")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "DOCKER_HOST=unix:///nonexistent/docker.sock", "XDG_CACHE_HOME="+t.TempDir())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -408,6 +408,7 @@ func TestIgnoreFile(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, ".peelignore"), []byte("/opt/*.jks\n"), 0o644)
 	cmd := exec.Command(peelBin, "scan", "--format", "json", fx("sts-v1.tar"))
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
 	out, _ := cmd.Output()
 	var rep report.Report
 	json.Unmarshal(out, &rep)
@@ -447,3 +448,31 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func TestLayerCache(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache")
+	cold := peel(t, "scan", "-f", "json", "--cache-dir", cache, fx("sts-v1.tar"))
+	warm := peel(t, "scan", "-f", "json", "--cache-dir", cache, fx("sts-v1.tar"))
+	a, b := decode(t, cold), decode(t, warm)
+	if cold.code != 1 || warm.code != 1 || a.Summary.CachedLayers != 0 || b.Summary.CachedLayers != 5 {
+		t.Fatalf("exit %d/%d, cached layers %d then %d", cold.code, warm.code, a.Summary.CachedLayers, b.Summary.CachedLayers)
+	}
+	if !reflect.DeepEqual(a.Images[0].Findings, b.Images[0].Findings) {
+		t.Errorf("cached findings differ:\n%+v\n%+v", a.Images[0].Findings, b.Images[0].Findings)
+	}
+	// The base layers are shared with v2: its scan reuses them.
+	if v2 := decode(t, peel(t, "scan", "-f", "json", "--cache-dir", cache, fx("sts-v2.tar"))); v2.Summary.CachedLayers != 2 {
+		t.Errorf("v2 reused %d layers, want the 2 base layers", v2.Summary.CachedLayers)
+	}
+	// Other options or rules are other keys.
+	if r := decode(t, peel(t, "scan", "-f", "json", "--cache-dir", cache, "--max-depth", "3", fx("sts-v1.tar"))); r.Summary.CachedLayers != 0 {
+		t.Errorf("--max-depth 3 used results cached under --max-depth 8")
+	}
+	if r := decode(t, peel(t, "scan", "-f", "json", "--cache-dir", cache, "--no-cache", fx("sts-v1.tar"))); r.Summary.CachedLayers != 0 {
+		t.Error("--no-cache read the cache")
+	}
+	st, err := os.Stat(cache)
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("cache directory mode %v (%v), want 0700", st.Mode().Perm(), err)
+	}
+}

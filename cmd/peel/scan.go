@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ type scanOptions struct {
 	passStdin   bool
 	config      string
 	noGitleaks  bool
+	noCache     bool
 	scan        scanner.Options
 }
 
@@ -83,6 +85,8 @@ func newScanCommand() *cobra.Command {
 	f.BoolVar(&o.noGitleaks, "no-gitleaks", false, "run peel's own detectors only, without gitleaks' rule catalogue")
 	f.BoolVar(&o.scan.Explain, "explain", false, "list what was looked at and dismissed (placeholders, labels, trust stores, …) and why")
 	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party jars (test/, fixtures/, examples/ inside BOOT-INF/lib, WEB-INF/lib, lib/)")
+	f.StringVar(&o.scan.CacheDir, "cache-dir", defaultCacheDir(), "directory of cached layer results (keyed by layer digest and ruleset version; holds the secrets found, so it is private)")
+	f.BoolVar(&o.noCache, "no-cache", false, "do not read or write the layer cache")
 	f.IntVar(&o.scan.MaxDepth, "max-depth", scanner.DefaultMaxDepth, "how many archives deep to open")
 	f.Int64Var(&o.scan.MaxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "how much of a text file to scan, in bytes (a larger file is scanned up to it, and the cut reported)")
 	f.Int64Var(&o.scan.MaxArchiveSize, "max-archive-size", scanner.DefaultMaxArchiveSize, "largest nested archive to open, in bytes")
@@ -122,6 +126,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		return fmt.Errorf("%s: %w", o.config, err)
 	}
 	o.scan.Engine = engine
+	if o.noCache {
+		o.scan.CacheDir = ""
+	}
 
 	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat}
 	if srcOpts.Transport, srcOpts.Credentials, err = registryAccess(o, cmd.InOrStdin()); err != nil {
@@ -232,6 +239,16 @@ func registryAccess(o *scanOptions, stdin io.Reader) (http.RoundTripper, *authn.
 		return nil, nil, errors.New("bad flag: --password-stdin: standard input is empty")
 	}
 	return rt, &authn.Basic{Username: o.username, Password: pw}, nil
+}
+
+// defaultCacheDir is peel's directory under the user cache directory
+// ($XDG_CACHE_HOME or ~/.cache on Linux), or none when there is none.
+func defaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "peel", "layers")
 }
 
 // defaultIgnoreFile is read from the working directory when --ignore-file

@@ -15,8 +15,14 @@ type Pending struct {
 	tmp, path string
 }
 
-// Prepare writes the content to a temp file in path's directory.
+// Prepare writes the content to a temp file in path's directory, readable
+// by all (0644) once in place.
 func Prepare(path string, write func(io.Writer) error) (*Pending, error) {
+	return PrepareMode(path, 0o644, write)
+}
+
+// PrepareMode is Prepare with the file's permissions.
+func PrepareMode(path string, mode os.FileMode, write func(io.Writer) error) (*Pending, error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -30,7 +36,7 @@ func Prepare(path string, write func(io.Writer) error) (*Pending, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
+		err = os.Chmod(f.Name(), mode)
 	}
 	if err != nil {
 		os.Remove(f.Name())
