@@ -69,3 +69,14 @@ fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanYAML$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzInspectKeystore$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./scanner -run '^$$' -fuzz '^FuzzLayer$$' -fuzztime $(FUZZTIME)
+
+# Generates the ~1 GiB bench image once (in $(BENCH_DIR)), measures the
+# decompression floor, peel cold and warm and gitleaks, prints the table
+# and appends it to BENCHMARKS.md. Go benchmarks: make gobench.
+BENCH_DIR ?= $(or $(TMPDIR),/tmp)/peel-bench
+.PHONY: bench gobench
+bench:
+	$(GO) run ./testdata/bench -dir $(BENCH_DIR)
+
+gobench:
+	$(GO) test -run '^$$' -bench . -benchmem ./rules ./scanner

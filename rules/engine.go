@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/rs/zerolog"
 	"github.com/spf13/viper"
 	glconfig "github.com/zricethezav/gitleaks/v8/config"
@@ -22,7 +23,7 @@ import (
 
 // rulesetVersion changes whenever peel's own detectors change what they
 // report, so that cached results keyed by it are not reused.
-const rulesetVersion = "peel-rules-2"
+const rulesetVersion = "peel-rules-3"
 
 // GitleaksPrefix starts the peel rule ID of each gitleaks rule.
 const GitleaksPrefix = "gitleaks."
@@ -40,9 +41,18 @@ type EngineOptions struct {
 // Engine runs every detector over files, build commands and image config
 // entries. It is safe for concurrent use.
 type Engine struct {
-	gl      *detect.Detector
+	groups  []*ruleGroup // gitleaks' rules: provider rules, then generic ones
 	glRules map[string]Rule
 	version string
+}
+
+// ruleGroup is a set of gitleaks rules run by one detector, with the
+// keyword prefilter that opens its windows and the gate a hit must pass.
+type ruleGroup struct {
+	det      *detect.Detector
+	trie     *ahocorasick.Trie
+	keywords []string // by the trie's pattern index
+	generic  bool     // gate hits as gitleaks' generic-api-key needs them
 }
 
 var silenceGitleaks sync.Once
@@ -70,7 +80,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 			src = opts.GitleaksConfig
 		}
 		h.Write(src)
-		e.gl = detect.NewDetector(cfg)
+		e.groups = splitRules(cfg, defaults)
 		for id, r := range cfg.Rules {
 			_, builtin := defaults.Rules[id]
 			e.glRules[GitleaksPrefix+id] = gitleaksRule(id, r.Description, r.Tags, builtin)
@@ -256,17 +266,28 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 }
 
 func (e *Engine) gitleaks(name string, data []byte, c *collector) {
-	if e.gl == nil {
+	if len(e.groups) == 0 {
 		return
 	}
-	for _, f := range e.gl.Detect(detect.Fragment{Raw: string(data), FilePath: name}) {
-		id := GitleaksPrefix + f.RuleID
-		r, ok := e.glRules[id]
-		if !ok {
-			r = gitleaksRule(f.RuleID, f.Description, f.Tags, false)
-		}
-		c.add(Finding{RuleID: id, Severity: r.Severity, Line: f.StartLine + 1, Secret: f.Secret})
+	if len(data) > wholeFile {
+		e.gitleaksWindows(name, data, c)
+		return
 	}
+	raw := string(data)
+	for _, g := range e.groups {
+		for _, f := range g.det.Detect(detect.Fragment{Raw: raw, FilePath: name}) {
+			e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
+		}
+	}
+}
+
+func (e *Engine) addGitleaks(ruleID, description string, tags []string, line int, secret string, c *collector) {
+	id := GitleaksPrefix + ruleID
+	r, ok := e.glRules[id]
+	if !ok {
+		r = gitleaksRule(ruleID, description, tags, false)
+	}
+	c.add(Finding{RuleID: id, Severity: r.Severity, Line: line, Secret: secret})
 }
 
 // specificity ranks how much a rule knows about what it matched: peel's

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type scanOptions struct {
 	config      string
 	noGitleaks  bool
 	noCache     bool
+	cpuProfile  string
 	scan        scanner.Options
 }
 
@@ -87,6 +89,8 @@ func newScanCommand() *cobra.Command {
 	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party jars (test/, fixtures/, examples/ inside BOOT-INF/lib, WEB-INF/lib, lib/)")
 	f.StringVar(&o.scan.CacheDir, "cache-dir", defaultCacheDir(), "directory of cached layer results (keyed by layer digest and ruleset version; holds the secrets found, so it is private)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not read or write the layer cache")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to FILE (for developers)")
+	_ = f.MarkHidden("cpuprofile")
 	f.IntVar(&o.scan.MaxDepth, "max-depth", scanner.DefaultMaxDepth, "how many archives deep to open")
 	f.Int64Var(&o.scan.MaxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "how much of a text file to scan, in bytes (a larger file is scanned up to it, and the cut reported)")
 	f.Int64Var(&o.scan.MaxArchiveSize, "max-archive-size", scanner.DefaultMaxArchiveSize, "largest nested archive to open, in bytes")
@@ -160,6 +164,17 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		}
 	}
 
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bad flag: --cpuprofile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := cmd.Context()
 	progress := newProgress(os.Stderr, o.quiet)
 	if progress != nil {

@@ -1,0 +1,309 @@
+package rules
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"unsafe"
+
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
+	glconfig "github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
+)
+
+// Running gitleaks over a whole file runs every rule whose keyword occurs
+// anywhere in it over all of it; in source code "key" and "token" occur in
+// nearly every file, and the regexps then dominate a scan. peel keeps
+// gitleaks' keyword prefilter but applies it per occurrence: each keyword
+// hit that could start a secret opens a window (its line, at most
+// windowReach bytes either side), and gitleaks runs on the merged windows
+// only. A hit of a context word (key, token, password, …) counts only when
+// an assignment or a token-like run follows it; a hit of a token prefix
+// (ghp_, xoxb-, s., ey, …) only when token characters follow it. Private
+// key blocks are extended to their END line.
+const (
+	windowReach = 512
+	// wholeFile is the size under which gitleaks runs on the whole file:
+	// windows would save nothing.
+	wholeFile = 4 << 10
+	// maxPEMBlock bounds how far a BEGIN window extends to its END.
+	maxPEMBlock = 64 << 10
+)
+
+// contextWords are keywords that name a secret rather than start one.
+var contextWords = map[string]bool{
+	"access": true, "api": true, "auth": true, "key": true, "credential": true, "creds": true, "passwd": true,
+	"password": true, "secret": true, "token": true, "pass": true, "pwd": true, "client": true, "private": true,
+}
+
+type window struct{ start, end int }
+
+var lowerPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// keywordTrie builds the prefilter over gitleaks' (lower-case) keywords.
+func keywordTrie(keywords map[string]struct{}) (*ahocorasick.Trie, []string) {
+	list := make([]string, 0, len(keywords))
+	for k := range keywords {
+		list = append(list, strings.ToLower(k))
+	}
+	sort.Strings(list)
+	return ahocorasick.NewTrieBuilder().AddStrings(list).Build(), list
+}
+
+// splitRules makes two rule groups of a gitleaks config: the generic rules
+// (IDs starting "generic"), and all others. The generic group gets the
+// generic-api-key gate only while its rule is gitleaks' own.
+func splitRules(cfg, defaults glconfig.Config) []*ruleGroup {
+	parts := [2]glconfig.Config{}
+	for i := range parts {
+		parts[i] = cfg
+		parts[i].Rules = map[string]glconfig.Rule{}
+		parts[i].Keywords = map[string]struct{}{}
+		parts[i].OrderedRules = nil
+	}
+	for _, id := range cfg.OrderedRules {
+		r := cfg.Rules[id]
+		p := &parts[0]
+		if strings.HasPrefix(id, "generic") {
+			p = &parts[1]
+		}
+		p.Rules[id] = r
+		p.OrderedRules = append(p.OrderedRules, id)
+		for _, k := range r.Keywords {
+			p.Keywords[strings.ToLower(k)] = struct{}{}
+		}
+	}
+	var out []*ruleGroup
+	for i, p := range parts {
+		if len(p.Rules) == 0 {
+			continue
+		}
+		g := &ruleGroup{det: detect.NewDetector(p)}
+		g.trie, g.keywords = keywordTrie(p.Keywords)
+		if i == 1 {
+			own, ok := cfg.Rules["generic-api-key"]
+			def, dok := defaults.Rules["generic-api-key"]
+			g.generic = len(p.Rules) == 1 && ok && dok && own.Regex != nil && def.Regex != nil &&
+				own.Regex.String() == def.Regex.String() && own.Entropy == def.Entropy
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// gitleaksWindows runs each rule group's detector on the windows of data
+// around its keyword hits, with lines counted in data.
+func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
+	bufp := lowerPool.Get().(*[]byte)
+	lower := asciiLower((*bufp)[:0], data)
+	defer func() { *bufp = lower[:0]; lowerPool.Put(bufp) }()
+
+	for _, g := range e.groups {
+		var wins []window
+		g.trie.Walk(lower, func(end, n, pattern int64) bool {
+			start := int(end - n + 1)
+			kw := g.keywords[pattern]
+			ok := false
+			if g.generic {
+				ok = genericGate(lower, data, start+len(kw))
+			} else {
+				ok = hitCounts(lower, start, len(kw), contextWords[kw])
+			}
+			if !ok {
+				return true
+			}
+			w := lineWindow(data, start, start+len(kw))
+			if kw == "-----begin" {
+				w.end = pemEnd(lower, w.end)
+			}
+			wins = append(wins, w)
+			return true
+		})
+		if len(wins) == 0 {
+			continue
+		}
+		wins = mergeWindows(wins)
+		line, at := 1, 0
+		for _, w := range wins {
+			line += countNewlines(data[at:w.start])
+			at = w.start
+			seg := data[w.start:w.end]
+			for _, f := range g.det.Detect(detect.Fragment{Raw: unsafe.String(unsafe.SliceData(seg), len(seg)), FilePath: name}) {
+				e.addGitleaks(f.RuleID, f.Description, f.Tags, line+f.StartLine, strings.Clone(f.Secret), c)
+			}
+		}
+	}
+}
+
+// genericGate checks the conditions without which gitleaks' generic-api-key
+// cannot report a hit of its keyword ending at from: an assignment within
+// 20 bytes ([ \t\w.-]{0,20} then =, :, >, ||, ?= or ,), then a value of 10
+// or more token characters that is not only letters and "_.-" (the rule's
+// allowlist drops those) and whose entropy can reach the rule's 3.5.
+func genericGate(lower, data []byte, from int) bool {
+	i := from
+	for limit := min(len(lower), from+24); i < limit; i++ {
+		b := lower[i]
+		if b == '=' || b == ':' || b == '>' || b == ',' || b == '|' || b == '?' {
+			break
+		}
+		if !(b == ' ' || b == '\t' || b == '.' || b == '-' || b == '_' || b == '"' || b == '\'' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9') {
+			return false
+		}
+	}
+	if i >= len(lower) || i >= from+24 {
+		return false
+	}
+	for i < len(data) && i < from+40 && strings.IndexByte("=:>|?,`'\" \t", data[i]) >= 0 {
+		i++
+	}
+	j := i
+	special := false
+	for j < len(data) && j-i < 160 {
+		b := data[j]
+		switch {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b == '_', b == '.', b == '-':
+		case b >= '0' && b <= '9', b == '=', b == '+', b == '/':
+			special = true
+		default:
+			goto done
+		}
+		j++
+	}
+done:
+	return j-i >= 10 && special && entropy(data[i:j]) >= 3.0
+}
+
+// entropy is the Shannon entropy of b in bits per byte, as gitleaks
+// measures a secret's.
+func entropy(b []byte) float64 {
+	var counts [256]int
+	for _, c := range b {
+		counts[c]++
+	}
+	h := 0.0
+	n := float64(len(b))
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+// hitCounts decides whether a keyword hit at lower[start:start+n] can start
+// a secret.
+func hitCounts(lower []byte, start, n int, context bool) bool {
+	after := lower[start+n : min(len(lower), start+n+64)]
+	if context {
+		for i, b := range after[:min(len(after), 40)] {
+			switch b {
+			case '=', ':', '>', ',', '(':
+				return true
+			case '\n':
+				return i > 0 && tokenRun(after[i+1:]) >= 16
+			}
+		}
+		return tokenRun(skipSpace(after)) >= 16
+	}
+	return tokenRun(after) >= 6 || n >= 6
+}
+
+func skipSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '"' || b[0] == '\'') {
+		b = b[1:]
+	}
+	return b
+}
+
+// tokenRun is the length of the run of token characters at the start of b.
+func tokenRun(b []byte) int {
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '/' || c == '+' || c == '=') {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// lineWindow is the line holding data[start:end], cut to windowReach bytes
+// either side.
+func lineWindow(data []byte, start, end int) window {
+	lo := max(0, start-windowReach)
+	for i := start - 1; i >= lo; i-- {
+		if data[i] == '\n' {
+			lo = i + 1
+			break
+		}
+	}
+	hi := min(len(data), end+windowReach)
+	for i := end; i < hi; i++ {
+		if data[i] == '\n' {
+			hi = i
+			break
+		}
+	}
+	return window{lo, hi}
+}
+
+// pemEnd extends a window holding "-----begin" past the next "-----end"
+// line, within maxPEMBlock.
+func pemEnd(lower []byte, from int) int {
+	limit := min(len(lower), from+maxPEMBlock)
+	i := strings.Index(unsafe.String(unsafe.SliceData(lower[from:limit]), limit-from), "-----end")
+	if i < 0 {
+		return limit
+	}
+	end := from + i
+	for end < len(lower) && lower[end] != '\n' {
+		end++
+	}
+	return end
+}
+
+func mergeWindows(ws []window) []window {
+	sort.Slice(ws, func(i, j int) bool { return ws[i].start < ws[j].start })
+	out := ws[:1]
+	for _, w := range ws[1:] {
+		last := &out[len(out)-1]
+		if w.start <= last.end+1 {
+			last.end = max(last.end, w.end)
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func countNewlines(b []byte) int {
+	n := 0
+	for {
+		i := indexByte(b, '\n')
+		if i < 0 {
+			return n
+		}
+		n++
+		b = b[i+1:]
+	}
+}
+
+func indexByte(b []byte, c byte) int {
+	return strings.IndexByte(unsafe.String(unsafe.SliceData(b), len(b)), c)
+}
+
+// asciiLower appends data with ASCII letters lower-cased to dst.
+func asciiLower(dst, data []byte) []byte {
+	if cap(dst) < len(data) {
+		dst = make([]byte, len(data))
+	}
+	dst = dst[:len(data)]
+	for i, b := range data {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		dst[i] = b
+	}
+	return dst
+}
