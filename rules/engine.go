@@ -44,15 +44,18 @@ type Engine struct {
 	groups  []*ruleGroup // gitleaks' rules: provider rules, then generic ones
 	glRules map[string]Rule
 	version string
+	// trie finds every group's keywords in one pass; keywords and inGroup
+	// are indexed by its pattern numbers.
+	trie     *ahocorasick.Trie
+	keywords []string
+	inGroup  [][]bool
 }
 
-// ruleGroup is a set of gitleaks rules run by one detector, with the
-// keyword prefilter that opens its windows and the gate a hit must pass.
+// ruleGroup is a set of gitleaks rules run by one detector, and how its
+// keyword hits are gated.
 type ruleGroup struct {
-	det      *detect.Detector
-	trie     *ahocorasick.Trie
-	keywords []string // by the trie's pattern index
-	generic  bool     // gate hits as gitleaks' generic-api-key needs them
+	det     *detect.Detector
+	generic bool // gate hits as gitleaks' generic-api-key needs them
 }
 
 var silenceGitleaks sync.Once
@@ -80,7 +83,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 			src = opts.GitleaksConfig
 		}
 		h.Write(src)
-		e.groups = splitRules(cfg, defaults)
+		e.groups, e.trie, e.keywords, e.inGroup = splitRules(cfg, defaults)
 		for id, r := range cfg.Rules {
 			_, builtin := defaults.Rules[id]
 			e.glRules[GitleaksPrefix+id] = gitleaksRule(id, r.Description, r.Tags, builtin)

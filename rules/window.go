@@ -54,7 +54,7 @@ func keywordTrie(keywords map[string]struct{}) (*ahocorasick.Trie, []string) {
 // splitRules makes two rule groups of a gitleaks config: the generic rules
 // (IDs starting "generic"), and all others. The generic group gets the
 // generic-api-key gate only while its rule is gitleaks' own.
-func splitRules(cfg, defaults glconfig.Config) []*ruleGroup {
+func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *ahocorasick.Trie, []string, [][]bool) {
 	parts := [2]glconfig.Config{}
 	for i := range parts {
 		parts[i] = cfg
@@ -75,12 +75,17 @@ func splitRules(cfg, defaults glconfig.Config) []*ruleGroup {
 		}
 	}
 	var out []*ruleGroup
+	all := map[string]struct{}{}
+	var sets []map[string]struct{}
 	for i, p := range parts {
 		if len(p.Rules) == 0 {
 			continue
 		}
 		g := &ruleGroup{det: detect.NewDetector(p)}
-		g.trie, g.keywords = keywordTrie(p.Keywords)
+		for k := range p.Keywords {
+			all[k] = struct{}{}
+		}
+		sets = append(sets, p.Keywords)
 		if i == 1 {
 			own, ok := cfg.Rules["generic-api-key"]
 			def, dok := defaults.Rules["generic-api-key"]
@@ -89,7 +94,15 @@ func splitRules(cfg, defaults glconfig.Config) []*ruleGroup {
 		}
 		out = append(out, g)
 	}
-	return out
+	trie, keywords := keywordTrie(all)
+	inGroup := make([][]bool, len(keywords))
+	for i, k := range keywords {
+		inGroup[i] = make([]bool, len(out))
+		for g, set := range sets {
+			_, inGroup[i][g] = set[k]
+		}
+	}
+	return out, trie, keywords, inGroup
 }
 
 // gitleaksWindows runs each rule group's detector on the windows of data
@@ -99,33 +112,36 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 	lower := asciiLower((*bufp)[:0], data)
 	defer func() { *bufp = lower[:0]; lowerPool.Put(bufp) }()
 
-	for _, g := range e.groups {
-		var wins []window
-		g.trie.Walk(lower, func(end, n, pattern int64) bool {
-			start := int(end - n + 1)
-			kw := g.keywords[pattern]
-			ok := false
-			if g.generic {
-				ok = genericGate(lower, data, start+len(kw))
-			} else {
-				ok = hitCounts(lower, start, len(kw), contextWords[kw])
+	wins := make([][]window, len(e.groups))
+	e.trie.Walk(lower, func(end, n, pattern int64) bool {
+		start := int(end - n + 1)
+		kw := e.keywords[pattern]
+		var w window
+		opened := false
+		for gi, g := range e.groups {
+			if !e.inGroup[pattern][gi] {
+				continue
 			}
-			if !ok {
-				return true
+			if g.generic && !genericGate(lower, data, start+len(kw)) ||
+				!g.generic && !hitCounts(lower, start, len(kw), contextWords[kw]) {
+				continue
 			}
-			w := lineWindow(data, start, start+len(kw))
-			if kw == "-----begin" {
-				w.end = pemEnd(lower, w.end)
+			if !opened {
+				w, opened = lineWindow(data, start, start+len(kw)), true
+				if kw == "-----begin" {
+					w.end = pemEnd(lower, w.end)
+				}
 			}
-			wins = append(wins, w)
-			return true
-		})
-		if len(wins) == 0 {
+			wins[gi] = append(wins[gi], w)
+		}
+		return true
+	})
+	for gi, g := range e.groups {
+		if len(wins[gi]) == 0 {
 			continue
 		}
-		wins = mergeWindows(wins)
 		line, at := 1, 0
-		for _, w := range wins {
+		for _, w := range mergeWindows(wins[gi]) {
 			line += countNewlines(data[at:w.start])
 			at = w.start
 			seg := data[w.start:w.end]
@@ -208,7 +224,21 @@ func hitCounts(lower []byte, start, n int, context bool) bool {
 		}
 		return tokenRun(skipSpace(after)) >= 16
 	}
-	return tokenRun(after) >= 6 || n >= 6
+	// A token prefix (ghp_, akia, s., ey, xoxb-) starts a token: provider
+	// tokens run 16 or more [a-z0-9_-] past their prefix (AKIA+16,
+	// ghp_+36, s.+24, a JWT segment 17+). Long prefixes (hooks.slack.com,
+	// -----begin) count alone.
+	return idRun(after) >= 16 || n >= 8
+}
+
+// idRun is the length of the run of [a-z0-9_-] at the start of b.
+func idRun(b []byte) int {
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return i
+		}
+	}
+	return len(b)
 }
 
 func skipSpace(b []byte) []byte {

@@ -219,9 +219,22 @@ func (m *archImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range mf.Layers {
+	for i, l := range mf.Layers {
 		if l.Digest == h {
-			return &archLayer{a: m.a, desc: l}, nil
+			// The DiffID comes from the config: without it,
+			// go-containerregistry would decompress the layer to hash it.
+			cfg, err := m.RawConfigFile()
+			if err != nil {
+				return nil, err
+			}
+			cf, err := v1.ParseConfigFile(bytes.NewReader(cfg))
+			if err != nil {
+				return nil, err
+			}
+			if i >= len(cf.RootFS.DiffIDs) {
+				return nil, fmt.Errorf("layer %d has no diff_id in the config", i+1)
+			}
+			return &archLayer{a: m.a, desc: l, diffID: cf.RootFS.DiffIDs[i]}, nil
 		}
 	}
 	if mf.Config.Digest == h {
@@ -232,9 +245,13 @@ func (m *archImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 
 // archLayer is a layer blob of the archive.
 type archLayer struct {
-	a    *ociArchive
-	desc v1.Descriptor
+	a      *ociArchive
+	desc   v1.Descriptor
+	diffID v1.Hash
 }
+
+// DiffID implements partial.WithDiffID.
+func (l *archLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
 
 func (l *archLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
 func (l *archLayer) Size() (int64, error)                { return l.desc.Size, nil }

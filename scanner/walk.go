@@ -12,6 +12,8 @@ import (
 	"path"
 	"sync"
 
+	"github.com/klauspost/compress/flate"
+
 	"github.com/peelscan/peel/rules"
 )
 
@@ -219,6 +221,7 @@ func (w *walker) archive(ctx context.Context, chain []string, size int64, r io.R
 		}
 		return nil
 	}
+	zr.RegisterDecompressor(zip.Deflate, inflate)
 	w.stats.Archives++
 	child := append(clone(chain), "")
 	for _, zf := range zr.File {
@@ -257,6 +260,35 @@ func (w *walker) member(ctx context.Context, chain []string, zf *zip.File, ra io
 	}
 	defer rc.Close()
 	return w.visit(ctx, chain, size, rc, nil, depth)
+}
+
+// inflaters are reused across zip members: a jar holds thousands, and a
+// fresh inflater per member allocates its window each time. It is
+// klauspost/compress's flate, faster than the standard library's.
+var inflaters = sync.Pool{New: func() any { return flate.NewReader(nil) }}
+
+// inflate is the zip Deflate decompressor, from the pool.
+func inflate(r io.Reader) io.ReadCloser {
+	fr := inflaters.Get().(io.ReadCloser)
+	if err := fr.(flate.Resetter).Reset(r, nil); err != nil {
+		return flate.NewReader(r)
+	}
+	return &pooledInflater{ReadCloser: fr}
+}
+
+type pooledInflater struct {
+	io.ReadCloser
+	done bool
+}
+
+func (p *pooledInflater) Close() error {
+	if p.done {
+		return nil
+	}
+	p.done = true
+	err := p.ReadCloser.Close()
+	inflaters.Put(p.ReadCloser)
+	return err
 }
 
 // buffer makes a stream of size bytes (-1: unknown, spill at once)
