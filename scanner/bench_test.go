@@ -12,7 +12,7 @@ import (
 
 // benchLayerImage is an image of one layer: a fat jar of many classes and
 // nested jars, binaries and text, about 8 MiB.
-func benchLayerImage(b *testing.B) (v1img interface{}, size int64, scan func() error) {
+func benchLayerImage(b *testing.B) (size int64, scan func() error) {
 	var files []fixture.File
 	var classes []fixture.File
 	for i := 0; i < 2000; i++ {
@@ -32,7 +32,7 @@ func benchLayerImage(b *testing.B) (v1img interface{}, size int64, scan func() e
 		b.Fatal(err)
 	}
 	sc := scanner.New(scanner.Options{})
-	return img, int64(len(tarball)), func() error {
+	return int64(len(tarball)), func() error {
 		res, err := sc.ScanImage(context.Background(), img)
 		if err == nil && len(res.Findings) != 1 {
 			return fmt.Errorf("%d findings", len(res.Findings))
@@ -44,7 +44,7 @@ func benchLayerImage(b *testing.B) (v1img interface{}, size int64, scan func() e
 // BenchmarkScanLayer measures the layer and archive walk (tar, zip, nested
 // jars, text detection) in MB/s of uncompressed layer.
 func BenchmarkScanLayer(b *testing.B) {
-	_, size, scan := benchLayerImage(b)
+	size, scan := benchLayerImage(b)
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()

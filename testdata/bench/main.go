@@ -531,4 +531,3 @@ func tarDir(dir, out string) error {
 	}
 	return tw.Close()
 }
-
