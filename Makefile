@@ -55,7 +55,7 @@ demo: build fixtures
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen
+	$(GO) vet ./... ./testdata/gen ./testdata/bench
 
 clean:
 	rm -rf bin $(BUILD) .tools

@@ -23,8 +23,8 @@ const cacheFormat = "peel-layer-cache-1"
 // the rules and the options that change what a walk reports.
 func (s *Scanner) cacheKey(e *rules.Engine) string {
 	o := s.opts
-	return fmt.Sprintf("%s|%s|depth=%d|file=%d|archive=%d|deptests=%t|explain=%t",
-		cacheFormat, e.Version(), o.MaxDepth, o.MaxFileSize, o.MaxArchiveSize, o.IncludeDependencyTests, o.Explain)
+	return fmt.Sprintf("%s|%s|depth=%d|file=%d|archive=%d|ratio=%d|entries=%d|deptests=%t|explain=%t",
+		cacheFormat, e.Version(), o.MaxDepth, o.MaxFileSize, o.MaxArchiveSize, o.MaxRatio, o.MaxEntries, o.IncludeDependencyTests, o.Explain)
 }
 
 // cachingScanner wraps a LayerScanner with a result cache on disk, keyed

@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -36,15 +37,22 @@ func (w *walker) tarArchive(ctx context.Context, chain []string, r io.Reader, de
 	w.stats.Archives++
 	tr := tar.NewReader(r)
 	child := append(clone(chain), "")
-	for {
+	for entries := 0; ; entries++ {
+		if entries == w.opts.MaxEntries {
+			w.skip(chain, "more than %d entries (--max-entries): the rest were not read", w.opts.MaxEntries)
+			return nil
+		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			if errors.Is(err, errLimit) {
+			switch {
+			case errors.Is(err, errLimit):
 				w.skip(chain, "decompressed size is over the %d-byte limit (--max-archive-size)", w.opts.MaxArchiveSize)
-			} else {
+			case errors.Is(err, errInflate), errors.Is(err, errRatio):
+				w.skip(chain, "%v", err)
+			default:
 				w.skip(chain, "unreadable tar: %v", err)
 			}
 			return nil
@@ -72,6 +80,8 @@ func (w *walker) compressed(ctx context.Context, chain []string, r io.Reader, de
 		dr    io.Reader
 		inner string
 	)
+	cin := &countingReader{r: r}
+	r = cin
 	switch format {
 	case "gzip":
 		zr, err := gzip.NewReader(r)
@@ -91,7 +101,7 @@ func (w *walker) compressed(ctx context.Context, chain []string, r io.Reader, de
 		defer zr.Close()
 		dr = zr
 	}
-	lr := &limitReader{r: dr, left: w.opts.MaxArchiveSize}
+	lr := &limitReader{r: &inflated{out: dr, budget: w.budget, ratio: w.opts.MaxRatio, in: cin}, left: w.opts.MaxArchiveSize}
 	br := bufio.NewReaderSize(lr, headSize)
 	head, err := br.Peek(headSize)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -110,6 +120,10 @@ func (w *walker) compressed(ctx context.Context, chain []string, r io.Reader, de
 	}
 	buf, release, n, err := w.bufferUnknown(br)
 	if err != nil {
+		if errors.Is(err, errInflate) || errors.Is(err, errRatio) {
+			w.skip(chain, "%v", err)
+			return nil
+		}
 		if errors.Is(err, errLimit) {
 			w.skip(chain, "decompressed size is over the %d-byte limit (--max-archive-size)", w.opts.MaxArchiveSize)
 		} else {
@@ -140,6 +154,47 @@ func (w *walker) bufferUnknown(r io.Reader) (io.ReaderAt, func(), int64, error) 
 		return nil, nil, 0, err
 	}
 	return ra, release, cr.n, nil
+}
+
+// errInflate and errRatio mark streams stopped by the total-inflate and
+// the compression-ratio limits.
+var (
+	errInflate = errors.New("the scan's decompressed bytes are over --max-total-inflate")
+	errRatio   = errors.New("compression ratio is over --max-ratio")
+)
+
+// budget is the scan-wide allowance of decompressed bytes.
+type budget struct {
+	left atomic.Int64
+}
+
+// inflated counts decompressed bytes against the scan's budget and the
+// stream's compression ratio: in is the compressed side (nil when not
+// known), out the decompressed stream.
+type inflated struct {
+	out    io.Reader
+	in     *countingReader
+	budget *budget
+	ratio  int64
+	n      int64
+	err    error
+}
+
+func (f *inflated) Read(p []byte) (int, error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	n, err := f.out.Read(p)
+	f.n += int64(n)
+	if f.budget != nil && f.budget.left.Add(-int64(n)) < 0 {
+		f.err = errInflate
+		return n, f.err
+	}
+	if f.in != nil && f.n > ratioFloor && f.in.n > 0 && f.n/f.in.n > f.ratio {
+		f.err = fmt.Errorf("%w (%d:1 after %d MiB)", errRatio, f.n/f.in.n, f.n>>20)
+		return n, f.err
+	}
+	return n, err
 }
 
 // limitReader fails with errLimit once more than left bytes are read.

@@ -17,6 +17,15 @@ type Options struct {
 	// MaxArchiveSize is the largest nested archive buffered to be opened.
 	// Default 4 GiB.
 	MaxArchiveSize int64
+	// MaxTotalInflate bounds the bytes decompressed in one scan, layers and
+	// nested archives together. Default 64 GiB.
+	MaxTotalInflate int64
+	// MaxRatio bounds the compression ratio of a layer stream or an
+	// archive member (uncompressed to compressed), checked once 16 MiB
+	// are out: bombs run at 1000:1, real data rarely past 20:1. Default 200.
+	MaxRatio int64
+	// MaxEntries bounds the members of one archive. Default 100 000.
+	MaxEntries int
 	// MemoryBuffer is how much of a nested archive is held in memory; a
 	// larger one spills to a temp file in TempDir. Default 64 MiB.
 	MemoryBuffer int64
@@ -59,6 +68,11 @@ const (
 	DefaultMaxFileSize    = 16 << 20
 	DefaultMaxArchiveSize = 4 << 30
 	DefaultMemoryBuffer   = 64 << 20
+	DefaultMaxTotalInflate = 64 << 30
+	DefaultMaxRatio        = 200
+	DefaultMaxEntries      = 100_000
+	// ratioFloor is how much a stream must inflate before its ratio counts.
+	ratioFloor = 16 << 20
 )
 
 func (o Options) withDefaults() Options {
@@ -73,6 +87,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MemoryBuffer <= 0 {
 		o.MemoryBuffer = DefaultMemoryBuffer
+	}
+	if o.MaxTotalInflate <= 0 {
+		o.MaxTotalInflate = DefaultMaxTotalInflate
+	}
+	if o.MaxRatio <= 0 {
+		o.MaxRatio = DefaultMaxRatio
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
 	}
 	if o.Parallelism <= 0 {
 		o.Parallelism = runtime.GOMAXPROCS(0)

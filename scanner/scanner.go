@@ -41,8 +41,14 @@ func (s *Scanner) engine() (*rules.Engine, error) {
 	return rules.DefaultEngine()
 }
 
-func (s *Scanner) newWalker(e *rules.Engine, layer int) *walker {
-	return &walker{opts: s.opts, engine: e, layer: layer}
+func (s *Scanner) newWalker(e *rules.Engine, layer int, b *budget) *walker {
+	return &walker{opts: s.opts, engine: e, layer: layer, budget: b}
+}
+
+func (s *Scanner) newBudget() *budget {
+	b := &budget{}
+	b.left.Store(s.opts.MaxTotalInflate)
+	return b
 }
 
 // Scan scans an opened target: its image, or its path for dir targets.
@@ -128,7 +134,7 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 		res.Layers = append(res.Layers, info)
 	}
 
-	var ls LayerScanner = walkScanner{s: s, engine: engine}
+	var ls LayerScanner = walkScanner{s: s, engine: engine, budget: s.newBudget()}
 	if s.opts.CacheDir != "" {
 		ls = &cachingScanner{next: ls, dir: s.opts.CacheDir, key: s.cacheKey(engine)}
 	}
@@ -167,7 +173,16 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 			return nil, e
 		}
 	}
-	cw := s.newWalker(engine, 0)
+	unread := 0
+	for _, r := range results {
+		if r.Unread {
+			unread++
+		}
+	}
+	if unread == len(results) && len(results) > 0 {
+		return nil, fmt.Errorf("no layer could be read: %s", results[0].Incomplete[len(results[0].Incomplete)-1].Reason)
+	}
+	cw := s.newWalker(engine, 0, nil)
 	cw.imageConfig(cfg)
 	s.merge(res, engine, append(results, cw.result()))
 	markDeleted(res.Findings, results)
@@ -198,6 +213,8 @@ type LayerResult struct {
 	Whiteouts  []string       `json:"whiteouts,omitempty"`
 	Opaque     []string       `json:"opaque,omitempty"`
 	Stats      Stats          `json:"stats"`
+	// Unread says the layer's stream failed before its first file.
+	Unread bool `json:"unread,omitempty"`
 }
 
 // KeystoreFile is a keystore found in a layer, kept whole (keystores are
@@ -214,16 +231,28 @@ type KeystoreFile struct {
 type walkScanner struct {
 	s      *Scanner
 	engine *rules.Engine
+	budget *budget
 }
 
 func (ws walkScanner) ScanLayer(ctx context.Context, l v1.Layer, at LayerAt) (*LayerResult, error) {
 	for attempt := 1; ; attempt++ {
-		w := ws.s.newWalker(ws.engine, at.Number)
+		w := ws.s.newWalker(ws.engine, at.Number, ws.budget)
 		err := w.layerTar(ctx, l, at.Of, at.Compressed)
 		if err == nil {
 			return w.result(), nil
 		}
-		if !at.Compressed || !transient(err) || ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrDigestMismatch) {
+			return nil, err
+		}
+		if !at.Compressed {
+			// A local layer that is truncated or corrupt: what was read
+			// stands, and the rest is reported as not scanned.
+			w.skip([]string{fmt.Sprintf("layer %d", at.Number)}, "%v; the rest of the layer was not read", err)
+			res := w.result()
+			res.Unread = w.stats.Files == 0
+			return res, nil
+		}
+		if !transient(err) {
 			return nil, err
 		}
 		if attempt == layerAttempts {
@@ -272,6 +301,9 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compresse
 		defer closeD()
 		stream = d
 	}
+	if compressed {
+		stream = &inflated{out: stream, budget: w.budget, ratio: w.opts.MaxRatio, in: pulled}
+	}
 	cr := &countingReader{r: stream}
 	tr := tar.NewReader(cr)
 	w.stats.Layers = 1
@@ -283,6 +315,11 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compresse
 		if err != nil {
 			if cr.err != nil {
 				err = cr.err
+			}
+			if errors.Is(err, errInflate) || errors.Is(err, errRatio) {
+				w.skip([]string{fmt.Sprintf("layer %d", w.layer)}, "%v; the rest of the layer was not read", err)
+				w.stats.Bytes = cr.n
+				return nil
 			}
 			return w.layerError(err)
 		}
@@ -412,7 +449,7 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := s.newWalker(engine, 0)
+	w := s.newWalker(engine, 0, s.newBudget())
 	visitFile := func(p, name string) error {
 		f, err := os.Open(p)
 		if err != nil {

@@ -358,11 +358,25 @@ func TestScanSingleJar(t *testing.T) {
 	}
 }
 
-func TestBrokenLayerIsAnError(t *testing.T) {
-	good := fixture.Tar(fixture.File{Name: "a.txt", Data: bytes.Repeat([]byte("a"), 4096)})
-	img := layers(t, good[:1000])
-	if _, err := scanner.New(scanner.Options{}).ScanImage(context.Background(), img); err == nil || !strings.Contains(err.Error(), "layer 1") {
-		t.Errorf("truncated layer: err = %v, want an error naming layer 1", err)
+// TestTruncatedLayer: what a truncated local layer held before the cut is
+// scanned and the cut reported; a scan where no layer could be read is an
+// error.
+func TestTruncatedLayer(t *testing.T) {
+	good := fixture.Tar(fixture.File{Name: "app/application.properties", Data: []byte("a.password=before-the-cut\n")})
+	cut := fixture.Tar(fixture.File{Name: "b.txt", Data: bytes.Repeat([]byte("b"), 4096)}, fixture.File{Name: "c.properties", Data: []byte("c.password=after-the-cut\n")})
+	res := scanImage(t, layers(t, good, cut[:3000]), scanner.Options{})
+	if len(res.Findings) != 1 || res.Findings[0].Secret != "before-the-cut" {
+		t.Errorf("findings %+v", summarize(res.Findings))
+	}
+	reported := false
+	for _, in := range res.Incomplete {
+		reported = reported || strings.Contains(in.Reason, "reading layer 2") && in.Layer == 2
+	}
+	if !reported {
+		t.Errorf("incomplete %+v; want layer 2 reported", res.Incomplete)
+	}
+	if _, err := scanner.New(scanner.Options{}).ScanImage(context.Background(), layers(t, good[:100])); err == nil || !strings.Contains(err.Error(), "no layer could be read") {
+		t.Errorf("unreadable image: err = %v", err)
 	}
 }
 

@@ -42,6 +42,7 @@ type walker struct {
 	opts   Options
 	engine *rules.Engine
 	layer  int
+	budget *budget // the scan's decompression allowance
 
 	findings   []Finding
 	keystores  []KeystoreFile
@@ -224,7 +225,11 @@ func (w *walker) archive(ctx context.Context, chain []string, size int64, r io.R
 	zr.RegisterDecompressor(zip.Deflate, inflate)
 	w.stats.Archives++
 	child := append(clone(chain), "")
-	for _, zf := range zr.File {
+	for i, zf := range zr.File {
+		if i == w.opts.MaxEntries {
+			w.skip(chain, "more than %d entries (--max-entries): the rest were not read", w.opts.MaxEntries)
+			break
+		}
 		if zf.Mode().IsDir() || len(zf.Name) > 0 && zf.Name[len(zf.Name)-1] == '/' {
 			continue
 		}
@@ -253,13 +258,21 @@ func (w *walker) member(ctx context.Context, chain []string, zf *zip.File, ra io
 		sr := io.NewSectionReader(ra, off, size)
 		return w.visit(ctx, chain, size, sr, sr, depth)
 	}
+	// Sizes come from the central directory, which may lie: the ratio is
+	// checked on what the member declares and again on what it inflates to.
+	if c := int64(zf.CompressedSize64); size > ratioFloor && (c == 0 || size/max(c, 1) > w.opts.MaxRatio) {
+		w.skip(chain, "member declares a compression ratio of %d:1, over --max-ratio %d", size/max(c, 1), w.opts.MaxRatio)
+		return nil
+	}
 	rc, err := zf.Open()
 	if err != nil {
 		w.skip(chain, "opening member: %v", err)
 		return nil
 	}
 	defer rc.Close()
-	return w.visit(ctx, chain, size, rc, nil, depth)
+	in := &countingReader{n: int64(zf.CompressedSize64)}
+	err = w.visit(ctx, chain, size, &inflated{out: rc, budget: w.budget, ratio: w.opts.MaxRatio, in: in}, nil, depth)
+	return err
 }
 
 // inflaters are reused across zip members: a jar holds thousands, and a

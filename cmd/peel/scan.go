@@ -94,6 +94,9 @@ func newScanCommand() *cobra.Command {
 	f.IntVar(&o.scan.MaxDepth, "max-depth", scanner.DefaultMaxDepth, "how many archives deep to open")
 	f.Int64Var(&o.scan.MaxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "how much of a text file to scan, in bytes (a larger file is scanned up to it, and the cut reported)")
 	f.Int64Var(&o.scan.MaxArchiveSize, "max-archive-size", scanner.DefaultMaxArchiveSize, "largest nested archive to open, in bytes")
+	f.Int64Var(&o.scan.MaxTotalInflate, "max-total-inflate", scanner.DefaultMaxTotalInflate, "most bytes to decompress in one scan, layers and nested archives together")
+	f.Int64Var(&o.scan.MaxRatio, "max-ratio", scanner.DefaultMaxRatio, "highest compression ratio (uncompressed:compressed) of a layer stream or archive member, checked past 16 MiB")
+	f.IntVar(&o.scan.MaxEntries, "max-entries", scanner.DefaultMaxEntries, "most members to read from one archive")
 	return cmd
 }
 
@@ -110,8 +113,8 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	if err != nil || platform.OS == "" || platform.Architecture == "" {
 		return fmt.Errorf("bad flag: --platform %q: want os/arch[/variant]", o.platform)
 	}
-	if o.scan.MaxDepth < 1 || o.scan.MaxFileSize < 1 || o.scan.MaxArchiveSize < 1 {
-		return errors.New("bad flag: --max-depth, --max-file-size and --max-archive-size must be positive")
+	if o.scan.MaxDepth < 1 || o.scan.MaxFileSize < 1 || o.scan.MaxArchiveSize < 1 || o.scan.MaxTotalInflate < 1 || o.scan.MaxRatio < 1 || o.scan.MaxEntries < 1 {
+		return errors.New("bad flag: the --max-* limits must be positive")
 	}
 
 	engineOpts := rules.EngineOptions{NoGitleaks: o.noGitleaks}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/peelscan/peel/internal/fixture"
+)
+
+// TestHostileCorpus scans every item of the hostile corpus with the built
+// binary and checks its outcome (exit status, what the report or error
+// says), that it did not panic, and that it stayed under 512 MiB.
+func TestHostileCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the hostile corpus takes a few seconds to generate")
+	}
+	// The corpus is written by testdata/gen in a process of its own: it
+	// takes over a gigabyte to build, and Linux passes a process's peak RSS
+	// on to the children it starts, which would hide peel's own.
+	dir := t.TempDir()
+	gen := filepath.Join(t.TempDir(), "gen")
+	if out, err := exec.Command("go", "build", "-o", gen, "../../testdata/gen").CombinedOutput(); err != nil {
+		t.Fatalf("building testdata/gen: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(gen, "-out", "", "-hostile", dir).CombinedOutput(); err != nil {
+		t.Fatalf("writing the corpus: %v\n%s", err, out)
+	}
+	var cases []fixture.HostileCase
+	b, err := os.ReadFile(filepath.Join(dir, "EXPECTED.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	var peak int64
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			cmd := exec.Command(peelBin, "scan", "-f", "json", "--show-secrets", "--no-cache", c.Input)
+			cmd.Dir = dir
+			var out, errb strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(errb.String(), "panic") || strings.Contains(errb.String(), "goroutine ") {
+				t.Fatalf("panicked:\n%s", errb.String())
+			}
+			if code != c.Exit {
+				t.Errorf("exit %d, want %d (%s)\nstderr: %s", code, c.Exit, c.Why, errb.String())
+			}
+			text := out.String()
+			if c.Exit == 2 {
+				text = errb.String()
+				if strings.Count(text, "\n") != 1 {
+					t.Errorf("error is not one line: %q", text)
+				}
+			}
+			for _, w := range c.Want {
+				if !strings.Contains(text, w) {
+					t.Errorf("output lacks %q (%s):\n%.2000s", w, c.Why, text)
+				}
+			}
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				rss := ru.Maxrss * 1024
+				if rss > peak {
+					peak = rss
+				}
+				if rss > 512<<20 {
+					t.Errorf("peak RSS %d MiB, over 512 MiB", rss>>20)
+				}
+			}
+		})
+	}
+	t.Logf("peak RSS over the corpus: %d MiB", peak>>20)
+}
