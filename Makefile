@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures lint clean tools sarif-check e2e
+.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e
 
 all: build
 
@@ -16,6 +16,11 @@ build:
 # Regenerates the bundled v1/v2 reproductions and host config directories.
 fixtures:
 	$(GO) run ./testdata/gen -out $(BUILD)
+
+# Writes the hostile corpus (bombs, traversal, truncation, tampering …) with
+# each item's expected outcome in EXPECTED.json; make test runs it.
+hostile:
+	$(GO) run ./testdata/gen -out "" -hostile $(BUILD)/hostile
 
 # Microsoft's SARIF Multitool checks peel's SARIF with GitHub's ingestion
 # rules when installed (make tools); the test that runs it skips otherwise.
@@ -68,6 +73,7 @@ fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanProperties$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanYAML$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzInspectKeystore$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanFile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./scanner -run '^$$' -fuzz '^FuzzLayer$$' -fuzztime $(FUZZTIME)
 
 # Generates the ~1 GiB bench image once (in $(BENCH_DIR)), measures the

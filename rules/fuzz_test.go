@@ -52,3 +52,26 @@ func FuzzInspectKeystore(f *testing.F) {
 		KeystoreFinding(k)
 	})
 }
+
+// FuzzScanFile runs every text detector (properties, YAML, key = value,
+// XML, JSON, .netrc, .pgpass, private keys, URLs, gitleaks' windows) on
+// arbitrary bytes, under each file name that selects one.
+func FuzzScanFile(f *testing.F) {
+	f.Add(uint8(0), []byte(stsV1Properties))
+	f.Add(uint8(3), []byte("<Server><Connector keystorePass=\"x1y2z3w4\"/><a><password>p</password></a></Server>"))
+	f.Add(uint8(4), []byte(`{"auths": {"r": {"auth": "dTpw"}}, "a": [{"token": "t0k3n-1234"}]}`))
+	f.Add(uint8(7), []byte("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\npostgres://u:p4ss@h/db\n"))
+	names := []string{"a.properties", "application.yml", ".env", "server.xml", "config.json", ".netrc", ".pgpass", "notes.conf"}
+	e, err := DefaultEngine()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		r := e.ScanFile("/x/"+names[int(which)%len(names)], data)
+		for _, fd := range r.Findings {
+			if fd.Line < 0 {
+				t.Fatalf("negative line: %+v", fd)
+			}
+		}
+	})
+}

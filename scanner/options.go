@@ -64,10 +64,10 @@ type Progress interface {
 
 // Defaults for Options.
 const (
-	DefaultMaxDepth       = 8
-	DefaultMaxFileSize    = 16 << 20
-	DefaultMaxArchiveSize = 4 << 30
-	DefaultMemoryBuffer   = 64 << 20
+	DefaultMaxDepth        = 8
+	DefaultMaxFileSize     = 16 << 20
+	DefaultMaxArchiveSize  = 4 << 30
+	DefaultMemoryBuffer    = 64 << 20
 	DefaultMaxTotalInflate = 64 << 30
 	DefaultMaxRatio        = 200
 	DefaultMaxEntries      = 100_000

@@ -134,6 +134,7 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 		res.Layers = append(res.Layers, info)
 	}
 
+	parent := ctx
 	var ls LayerScanner = walkScanner{s: s, engine: engine, budget: s.newBudget()}
 	if s.opts.CacheDir != "" {
 		ls = &cachingScanner{next: ls, dir: s.opts.CacheDir, key: s.cacheKey(engine)}
@@ -162,6 +163,9 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 		}()
 	}
 	wg.Wait()
+	if err := parent.Err(); err != nil {
+		return nil, err // interrupted: no partial result
+	}
 	// Report the first real failure, not the cancellations it caused.
 	for _, e := range errs {
 		if e != nil && !errors.Is(e, context.Canceled) {
@@ -241,7 +245,10 @@ func (ws walkScanner) ScanLayer(ctx context.Context, l v1.Layer, at LayerAt) (*L
 		if err == nil {
 			return w.result(), nil
 		}
-		if ctx.Err() != nil || errors.Is(err, ErrDigestMismatch) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, ErrDigestMismatch) {
 			return nil, err
 		}
 		if !at.Compressed {
@@ -291,7 +298,7 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compresse
 		return w.layerError(err)
 	}
 	defer rc.Close()
-	pulled := &countingReader{r: rc, progress: w.opts.Progress, layer: w.layer, layers: layers, total: total}
+	pulled := &countingReader{r: ctxReader{ctx: ctx, r: rc}, progress: w.opts.Progress, layer: w.layer, layers: layers, total: total}
 	var stream io.Reader = pulled
 	if compressed {
 		d, closeD, err := decompress(pulled)
@@ -356,6 +363,20 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compresse
 	w.stats.Bytes = cr.n
 	pulled.report(true)
 	return nil
+}
+
+// ctxReader stops a stream when the scan is cancelled (Ctrl-C), however
+// large the file being read.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // layerError names the layer in a stream error, and tells a blob whose

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/peelscan/peel/internal/fixture"
 )
@@ -52,6 +53,9 @@ func TestHostileCorpus(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
+			if strings.Contains(errb.String(), "-pw") {
+				t.Errorf("a planted secret reached stderr: %s", errb.String())
+			}
 			if strings.Contains(errb.String(), "panic") || strings.Contains(errb.String(), "goroutine ") {
 				t.Fatalf("panicked:\n%s", errb.String())
 			}
@@ -82,4 +86,27 @@ func TestHostileCorpus(t *testing.T) {
 		})
 	}
 	t.Logf("peak RSS over the corpus: %d MiB", peak>>20)
+
+	// Ctrl-C mid-scan: exit 2, and nothing left in the temp directory.
+	t.Run("interrupted", func(t *testing.T) {
+		tmp := t.TempDir()
+		cmd := exec.Command(peelBin, "scan", "--no-cache", "oci-archive:long-line.tar")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		cmd.Process.Signal(os.Interrupt)
+		err := cmd.Wait()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 {
+			t.Errorf("interrupted scan: %v (stderr %q)", err, errb.String())
+		}
+		if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+			t.Errorf("left in the temp directory: %v", entries)
+		}
+	})
 }

@@ -204,6 +204,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 			results = append(results, res)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted: %w", err)
+	}
 	ropts.Duration = time.Since(start)
 	if progress != nil {
 		progress.clear()
