@@ -2,6 +2,8 @@ package rules
 
 import (
 	"testing"
+
+	"github.com/peelscan/peel/internal/fixture"
 )
 
 // Each case is a file that must yield exactly the listed findings (key,
@@ -185,35 +187,4 @@ func checkFindings(t *testing.T, got []Finding, want []want) {
 
 // stsV1Properties is the book's listing of the v1 jar's
 // BOOT-INF/classes/application.properties.
-const stsV1Properties = `server.port: 8443
-server.ssl.key-store: /opt/keystore.jks
-server.ssl.key-store-password: springboot
-server.ssl.keyAlias: spring
-spring.security.oauth.jwt: true
-spring.security.oauth.jwt.keystore.password: springboot
-spring.security.oauth.jwt.keystore.alias: jwtkey
-spring.security.oauth.jwt.keystore.name: /opt/jwt.jks
-`
-
-func TestKeystoreReferences(t *testing.T) {
-	got, err := ScanProperties([]byte(stsV1Properties))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 {
-		t.Fatalf("got %d findings", len(got))
-	}
-	if r := got[0].Refers; len(r) != 1 || r[0] != "/opt/keystore.jks" {
-		t.Errorf("key-store-password refers to %q, want /opt/keystore.jks", r)
-	}
-	if r := got[1].Refers; len(r) != 1 || r[0] != "/opt/jwt.jks" {
-		t.Errorf("jwt keystore password refers to %q, want /opt/jwt.jks", r)
-	}
-	y, err := ScanYAML([]byte("server:\n  ssl:\n    key-store: classpath:tls.p12\n    key-store-password: pw-123456\n    trust-store: /etc/trust.jks\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(y) != 1 || len(y[0].Refers) != 1 || y[0].Refers[0] != "classpath:tls.p12" {
-		t.Errorf("YAML refs = %+v, want classpath:tls.p12 only", y)
-	}
-}
+const stsV1Properties = fixture.V1Properties

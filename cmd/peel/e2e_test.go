@@ -59,19 +59,7 @@ type run struct {
 
 func peel(t *testing.T, args ...string) run {
 	t.Helper()
-	cmd := exec.Command(peelBin, args...)
-	// No credentials or daemon of the machine's leak into the tests.
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "DOCKER_HOST=unix:///nonexistent/docker.sock", "XDG_CACHE_HOME="+t.TempDir())
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := run{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running peel %v: %v", args, err)
-	}
-	return r
+	return peelEnv(t, nil, "", args...)
 }
 
 func fx(name string) string { return filepath.Join(fixtures, name) }

@@ -16,7 +16,8 @@ import (
 	"github.com/peelscan/peel/internal/regtest"
 )
 
-// peelEnv runs peel with extra environment and standard input.
+// peelEnv runs peel with extra environment and standard input. No
+// credentials, daemon or cache of the machine's leak into the tests.
 func peelEnv(t *testing.T, env []string, stdin string, args ...string) run {
 	t.Helper()
 	cmd := exec.Command(peelBin, args...)
