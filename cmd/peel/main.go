@@ -1,6 +1,6 @@
-// Command peel finds secrets baked into container images: Spring config
-// inside fat jars, keystores and the passwords that open them, in every
-// layer. See README.md.
+// Command peel finds secrets baked into container images: configuration
+// inside fat jars, keys, keystores and the passwords that open them, build
+// arguments and environment, in every layer. See README.md.
 package main
 
 import (

@@ -25,9 +25,11 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "peel",
 		Short: "Find secrets baked into container images",
-		Long: `peel finds secrets baked into container images. It reads every layer, opens
-fat jars and nested archives, reads Spring configuration line by line, and
-proves keystores open with the passwords it finds.`,
+		Long: `peel finds secrets baked into container images. It reads every layer and the
+image config, opens fat jars and nested archives, reads configuration (Spring
+properties and YAML, .env, XML, JSON, …) line by line, runs gitleaks' rule
+catalogue, recognizes private keys and keystores, and proves keystores open
+with the passwords it finds. Reports: table, JSON, SARIF.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
