@@ -22,6 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/peelscan/peel/internal/fixture"
 	"github.com/peelscan/peel/internal/testkeys"
@@ -415,5 +417,46 @@ func tarDir(t *testing.T, dir, dst string) {
 	tw.Close()
 	if err := os.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNestedCompression opens tar.zst, single-file .gz and .zst, in a layer
+// and inside a zip, by content.
+func TestNestedCompression(t *testing.T) {
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Name = "inner.properties"
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	zst := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w, _ := zstd.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	props := func(pw string) []byte { return []byte("x=1\ndb.password=" + pw + "\n") }
+	img := layers(t, fixture.Tar(
+		fixture.File{Name: "opt/bundle.tar.zst", Data: zst(fixture.Tar(fixture.File{Name: "conf/app.properties", Data: props("tar-zst-pw")}))},
+		fixture.File{Name: "opt/single.properties.gz", Data: gz(props("single-gz-pw"))},
+		fixture.File{Name: "opt/single.properties.zst", Data: zst(props("single-zst-pw"))},
+		fixture.File{Name: "opt/in.zip", Data: fixture.Zip(nil, fixture.File{Name: "cfg/app.properties.zst", Data: zst(props("zip-zst-pw"))})},
+	))
+	res := scanImage(t, img, scanner.Options{})
+	got := map[string]string{}
+	for _, f := range res.Findings {
+		got[f.Location()] = f.Secret
+	}
+	want := map[string]string{
+		"/opt/bundle.tar.zst!conf/app.properties:2":           "tar-zst-pw",
+		"/opt/single.properties.gz!inner.properties:2":        "single-gz-pw",
+		"/opt/single.properties.zst!single.properties:2":      "single-zst-pw",
+		"/opt/in.zip!cfg/app.properties.zst!app.properties:2": "zip-zst-pw",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings %v, want %v (incomplete %+v)", got, want, res.Incomplete)
 	}
 }
