@@ -329,22 +329,21 @@ func linkRefs(findings []Finding, refs []keyRef) {
 	if len(refs) == 0 {
 		return
 	}
+	// Indexed by key and by parent, so a file of many keys links in linear
+	// time.
+	byKey := map[string][]string{}
+	byParent := map[string][]string{}
+	for _, r := range refs {
+		byKey[normalizeKey(r.key)] = append(byKey[normalizeKey(r.key)], r.path)
+		byParent[parentKey(r.key)] = append(byParent[parentKey(r.key)], r.path)
+	}
 	for i := range findings {
 		f := &findings[i]
-		stem := stripSecretSuffix(f.Key)
-		parent := parentKey(f.Key)
-		var same []string
-		for _, r := range refs {
-			switch {
-			case normalizeKey(r.key) == normalizeKey(stem):
-				f.Refers = append(f.Refers, r.path)
-			case parentKey(r.key) == parent:
-				same = append(same, r.path)
-			}
+		if exact := byKey[normalizeKey(stripSecretSuffix(f.Key))]; len(exact) > 0 {
+			f.Refers = append(f.Refers, exact...)
+			continue
 		}
-		if len(f.Refers) == 0 {
-			f.Refers = same
-		}
+		f.Refers = append(f.Refers, byParent[parentKey(f.Key)]...)
 	}
 }
 

@@ -145,16 +145,19 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A goroutine per layer, started only when a slot is free: a manifest
+	// may list any number of layers.
+launch:
 	for i, l := range layers {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			break launch
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
-			}
 			defer func() { <-sem }()
 			results[i], errs[i] = ls.ScanLayer(ctx, l, LayerAt{Number: i + 1, Of: len(layers), Compressed: compressed})
 			if errs[i] != nil {
@@ -554,12 +557,17 @@ func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Inc
 		skipped   []Incomplete
 		trustOnly []Dismissed
 	)
+	work := keystoreWork
 	for _, kf := range files {
 		ks, err := rules.InspectKeystore(kf.Data)
 		if err != nil || ks == nil {
 			continue // the walker reported it as incomplete
 		}
 		h := keystoreHit{ks: ks, path: kf.Path, layer: kf.Layer}
+		// Each try hashes the whole store: the scan's tries share a
+		// budget of bytes, so that many large stores and many passwords
+		// cannot stall it.
+		tries := int(max(0, min(work/int64(max(len(kf.Data), 1)), 1<<20)))
 		var preferred, others []rules.PasswordCandidate
 		for i := range findings {
 			f := &findings[i]
@@ -573,7 +581,16 @@ func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Inc
 				others = append(others, c)
 			}
 		}
-		h.ks.Open(append(preferred, others...))
+		cands := append(preferred, others...)
+		if len(cands) > tries {
+			skipped = append(skipped, Incomplete{Path: h.path, Layer: h.layer,
+				Reason: fmt.Sprintf("%d of the passwords found were not tried on this keystore: the scan's keystore verification budget is used up", len(cands)-tries)})
+			cands = cands[:tries]
+		}
+		if work > 0 {
+			work = max(0, work-int64(len(cands)+len(rules.DefaultPasswords))*int64(len(kf.Data)))
+			h.ks.Open(cands)
+		}
 		if h.ks.Untried > 0 {
 			skipped = append(skipped, Incomplete{Path: h.path, Layer: h.layer,
 				Reason: fmt.Sprintf("%d password(s) not tried: the keystore's key-derivation cost used up its work budget", h.ks.Untried)})
@@ -611,6 +628,9 @@ func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Inc
 	}
 	return out, skipped, trustOnly
 }
+
+// keystoreWork bounds the bytes hashed verifying keystores in one scan.
+var keystoreWork int64 = 8 << 30
 
 // passwordRules are the rules whose secrets are tried on keystores.
 var passwordRules = map[string]bool{
