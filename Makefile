@@ -61,6 +61,7 @@ lint:
 	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./... ./testdata/gen ./testdata/bench
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench
 
 clean:
 	rm -rf bin $(BUILD) .tools

@@ -50,19 +50,6 @@ func ConfigFormat(name string) Format {
 	return FormatNone
 }
 
-// ScanConfig runs the config detector for name's format over data.
-// A file that does not parse yields the findings read before the error and
-// the error itself.
-func ScanConfig(name string, data []byte) ([]Finding, error) {
-	switch ConfigFormat(name) {
-	case FormatProperties:
-		return ScanProperties(data)
-	case FormatYAML:
-		return ScanYAML(data)
-	}
-	return nil, nil
-}
-
 // secretSuffixes are the endings of a normalized key segment (lower case,
 // no '-' or '_') that name a secret. They follow Spring Boot's sanitizer
 // (keys ending in password, secret, key or token, or holding credentials)

@@ -278,6 +278,7 @@ func (e *Engine) gitleaks(name string, data []byte, c *collector) {
 	}
 	raw := string(data)
 	for _, g := range e.groups {
+		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
 		for _, f := range g.det.Detect(detect.Fragment{Raw: raw, FilePath: name}) {
 			e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
 		}

@@ -207,7 +207,6 @@ func scanJSON(name string, data []byte, c *collector) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	type frame struct {
-		key      string // path of this container
 		isObject bool
 		nextKey  bool // in an object: the next string is a key
 		lastKey  string

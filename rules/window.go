@@ -145,6 +145,7 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			line += countNewlines(data[at:w.start])
 			at = w.start
 			seg := data[w.start:w.end]
+			//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
 			for _, f := range g.det.Detect(detect.Fragment{Raw: unsafe.String(unsafe.SliceData(seg), len(seg)), FilePath: name}) {
 				e.addGitleaks(f.RuleID, f.Description, f.Tags, line+f.StartLine, strings.Clone(f.Secret), c)
 			}

@@ -57,7 +57,7 @@ func (w *walker) tarArchive(ctx context.Context, chain []string, r io.Reader, de
 			}
 			return nil
 		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
 		child[len(child)-1] = strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")

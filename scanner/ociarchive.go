@@ -70,7 +70,7 @@ func indexOCIArchive(f *os.File) (*ociArchive, error) {
 		if err != nil {
 			return nil, fmt.Errorf("not an oci-archive: %w", err)
 		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
 		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")

@@ -343,7 +343,7 @@ func (w *walker) layerTar(ctx context.Context, l v1.Layer, layers int, compresse
 			w.whiteouts = append(w.whiteouts, path.Join(dir, base[len(".wh."):]))
 			continue
 		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
 		if err := w.visit(ctx, []string{name}, hdr.Size, tr, nil, 0); err != nil {

@@ -79,7 +79,6 @@ type measurement struct {
 	wall, cpu   time.Duration
 	maxRSS      int64 // bytes
 	found       int
-	note        string
 	measureFind bool
 }
 
