@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peelscan/peel/internal/fixture"
 	"github.com/peelscan/peel/internal/testkeys"
 )
 
@@ -214,24 +215,14 @@ func TestScanAssignment(t *testing.T) {
 }
 
 func TestCustomGitleaksConfig(t *testing.T) {
-	cfg := []byte(`
-title = "team rules"
-[extend]
-useDefault = true
-[[rules]]
-id = "acme-internal-token"
-description = "ACME internal token"
-regex = '''acme_[a-z0-9]{16}'''
-keywords = ["acme_"]
-tags = ["severity:medium"]
-`)
+	cfg := []byte(strings.ReplaceAll(fixture.ZooGitleaksConfig, "severity:high", "severity:medium"))
 	e, err := NewEngine(EngineOptions{GitleaksConfig: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := e.ScanFile("/app/run.sh", []byte("x\nTOKEN_VALUE=acme_0123456789abcdef\n"))
-	checkHits(t, r, []hit{{"gitleaks.acme-internal-token", 2, "acme_0123456789abcdef"}})
-	if rule, ok := e.Rule("gitleaks.acme-internal-token"); !ok || rule.Severity != SeverityMedium || rule.Title != "ACME internal token" {
+	r := e.ScanFile("/app/run.sh", []byte("x\nacme.id = "+fixture.ZooCustomToken+"\n"))
+	checkHits(t, r, []hit{{"gitleaks.acme-internal-token", 2, fixture.ZooCustomToken}})
+	if rule, ok := e.Rule("gitleaks.acme-internal-token"); !ok || rule.Severity != SeverityMedium || rule.Title != "ACME internal service token" {
 		t.Errorf("catalogue entry %+v", rule)
 	}
 	if _, ok := e.Rule("gitleaks.aws-access-token"); !ok {

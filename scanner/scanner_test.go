@@ -1,7 +1,6 @@
 package scanner_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -394,28 +393,7 @@ func mustRef(t *testing.T, s string) name.Reference {
 // tarDir writes the files under dir into a tar at dst.
 func tarDir(t *testing.T, dir, dst string) {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		_, err = tw.Write(data)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw.Close()
-	if err := os.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
+	if err := fixture.TarTree(dir, dst, nil); err != nil {
 		t.Fatal(err)
 	}
 }
