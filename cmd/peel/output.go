@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -155,6 +156,20 @@ func (p *progressLine) Layer(layer, layers int, done, total int64, finished bool
 	line := fmt.Sprintf("%s: %d/%d layers, %s", p.image, len(p.fin), p.layers, mib(done64))
 	if known && total64 > 0 {
 		line += " of " + mib(total64)
+	}
+	// The layers in flight, each with its own bytes done (of total).
+	var inFlight []int
+	for l := range p.done {
+		if !p.fin[l] {
+			inFlight = append(inFlight, l)
+		}
+	}
+	sort.Ints(inFlight)
+	for _, l := range inFlight {
+		line += fmt.Sprintf(" | layer %d: %s", l, mib(p.done[l]))
+		if p.total[l] > 0 {
+			line += " of " + mib(p.total[l])
+		}
 	}
 	fmt.Fprintf(p.w, "\r\033[K%s", line)
 }

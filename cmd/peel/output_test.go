@@ -12,6 +12,9 @@ func TestProgressLine(t *testing.T) {
 	p := &progressLine{w: &buf}
 	p.start("registry.test/app:1")
 	p.Layer(1, 2, 1<<20, 4<<20, false)
+	if !strings.Contains(buf.String(), "registry.test/app:1: 0/2 layers, 1.0 MiB of 4.0 MiB | layer 1: 1.0 MiB of 4.0 MiB") {
+		t.Errorf("per-layer progress: %q", buf.String())
+	}
 	p.Layer(2, 2, 2<<20, 4<<20, true)
 	p.Layer(1, 2, 4<<20, 4<<20, true)
 	out := buf.String()
