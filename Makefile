@@ -38,9 +38,17 @@ tools:
 	chmod u+x $(MULTITOOL)
 
 # End-to-end tests against a real registry: Debian's docker-registry
-# (apt-get install docker-registry), started on 127.0.0.1 with TLS and
-# htpasswd auth by the tests themselves and stopped when they end.
+# (apt-get install docker-registry), started here on a free port of
+# 127.0.0.1 with TLS and htpasswd auth by testdata/registry, and stopped by
+# a trap whatever happens. (make test runs the same tests with a registry
+# they start themselves.)
 e2e:
+	@set -e; tmp=$$(mktemp -d); \
+	$(GO) build -o $$tmp/registry-harness ./testdata/registry; \
+	$$tmp/registry-harness -dir $$tmp & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf '"$$tmp" EXIT; \
+	for i in $$(seq 200); do [ -f $$tmp/env ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
+	. $$tmp/env; \
 	$(GO) test -count=1 -v -run 'TestRealRegistry' ./cmd/peel
 
 # Validates the SARIF of the v1 and zoo fixtures with the Multitool.
@@ -60,8 +68,8 @@ demo: build fixtures
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen ./testdata/bench
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench
+	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry
 
 clean:
 	rm -rf bin $(BUILD) .tools

@@ -60,6 +60,11 @@ func archIndex(t *testing.T) v1.ImageIndex {
 // helper and --password-stdin, a multi-arch index, and every failure.
 func TestRealRegistry(t *testing.T) {
 	reg := regtest.Start(t)
+	if os.Getenv(regtest.EnvHost) != "" {
+		t.Logf("registry: %s on https://%s, started by make e2e", regtest.Binary, reg.Host)
+	} else {
+		t.Logf("registry: %s on https://%s, started by this test", regtest.Binary, reg.Host)
+	}
 	for tag, build := range map[string]func() (v1.Image, error){"v1": fixture.STSv1, "v2": fixture.STSv2} {
 		img, err := build()
 		if err != nil {

@@ -48,30 +48,87 @@ type Registry struct {
 	Transport http.RoundTripper
 }
 
-// Start runs a registry for the test and stops it when the test ends. It
-// skips the test, naming the package to install, when the binary is
-// missing.
+// Environment variables naming a registry already running, as
+// testdata/registry (make e2e, .ci/run) starts one; Start uses it when set.
+const (
+	EnvHost     = "PEEL_TEST_REGISTRY"
+	EnvCA       = "PEEL_TEST_REGISTRY_CA"
+	EnvUser     = "PEEL_TEST_REGISTRY_USER"
+	EnvPassword = "PEEL_TEST_REGISTRY_PASSWORD"
+)
+
+// Start returns the registry for a test: the one the environment names
+// (EnvHost …), or one it runs itself and stops when the test ends. Without
+// either it skips the test, naming the package to install (under CI=true
+// it fails instead).
 func Start(t testing.TB) *Registry {
 	t.Helper()
-	bin, err := exec.LookPath(Binary)
-	if err != nil {
+	if host := os.Getenv(EnvHost); host != "" {
+		r, err := fromEnv(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if _, err := exec.LookPath(Binary); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s not found: CI must install the Debian package %s (.ci/run does)", Binary, Package)
 		}
 		t.Skipf("%s not found: install the Debian package %s to run the registry tests", Binary, Package)
 	}
-	dir := t.TempDir()
-	r := &Registry{User: "peel", Password: "peel-test-registry-pw", CAFile: filepath.Join(dir, "ca.pem")}
-	caPEM, certPEM, keyPEM := certificates(t)
-	write(t, r.CAFile, caPEM)
-	write(t, filepath.Join(dir, "server.crt"), certPEM)
-	write(t, filepath.Join(dir, "server.key"), keyPEM)
-	hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), bcrypt.MinCost)
+	r, stop, err := Launch(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(dir, "htpasswd"), []byte(r.User+":"+string(hash)+"\n"))
-	r.Host = freeAddr(t)
+	t.Cleanup(stop)
+	return r
+}
+
+func fromEnv(host string) (*Registry, error) {
+	r := &Registry{Host: host, CAFile: os.Getenv(EnvCA), User: os.Getenv(EnvUser), Password: os.Getenv(EnvPassword)}
+	ca, err := os.ReadFile(r.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvCA, err)
+	}
+	r.Transport = trusting(ca)
+	return r, nil
+}
+
+func trusting(caPEM []byte) http.RoundTripper {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return tr
+}
+
+// Env is the registry as environment assignments for a shell, one per line.
+func (r *Registry) Env() string {
+	return fmt.Sprintf("export %s=%s\nexport %s=%s\nexport %s=%s\nexport %s=%s\n",
+		EnvHost, r.Host, EnvCA, r.CAFile, EnvUser, r.User, EnvPassword, r.Password)
+}
+
+// Launch runs the distribution registry on a free port of 127.0.0.1, with
+// TLS from a certificate authority made for it and htpasswd auth, its files
+// in dir. stop kills it; the kernel kills it too when the caller's process
+// dies, however it dies.
+func Launch(dir string) (r *Registry, stop func(), err error) {
+	bin, err := exec.LookPath(Binary)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s not found: install the Debian package %s", Binary, Package)
+	}
+	r = &Registry{User: "peel", Password: "peel-test-registry-pw", CAFile: filepath.Join(dir, "ca.pem")}
+	caPEM, certPEM, keyPEM, err := certificates()
+	if err != nil {
+		return nil, nil, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), bcrypt.MinCost)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Host, err = freeAddr(); err != nil {
+		return nil, nil, err
+	}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: error
@@ -93,37 +150,38 @@ auth:
     realm: peel-test
     path: %s
 `, filepath.Join(dir, "data"), r.Host, filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "htpasswd"))
-	cfgPath := filepath.Join(dir, "config.yml")
-	write(t, cfgPath, []byte(cfg))
-
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "serve", cfgPath)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = childAttr() // killed with the test process
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", Binary, err)
+	for name, data := range map[string][]byte{
+		"ca.pem": caPEM, "server.crt": certPEM, "server.key": keyPEM,
+		"htpasswd": []byte(r.User + ":" + string(hash) + "\n"), "config.yml": []byte(cfg),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return nil, nil, err
+		}
 	}
-	t.Cleanup(func() {
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("starting %s: %w", Binary, err)
+	}
+	stop = func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-	})
-
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	r.Transport = tr
-	client := &http.Client{Transport: tr, Timeout: time.Second}
+	}
+	r.Transport = trusting(caPEM)
+	client := &http.Client{Transport: r.Transport, Timeout: time.Second}
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		resp, err := client.Get("https://" + r.Host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusUnauthorized {
-				return r
+				return r, stop, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not come up on %s: %v\n%s", Binary, r.Host, err, logs.String())
+			stop()
+			return nil, nil, fmt.Errorf("%s did not come up on %s: %v\n%s", Binary, r.Host, err, logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -170,11 +228,10 @@ func (r *Registry) DockerConfig(t testing.TB, host, password string) string {
 	return dir
 }
 
-func certificates(t testing.TB) (caPEM, certPEM, keyPEM []byte) {
-	t.Helper()
+func certificates() (caPEM, certPEM, keyPEM []byte, err error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	now := time.Now()
 	ca := &x509.Certificate{
@@ -184,12 +241,12 @@ func certificates(t testing.TB) (caPEM, certPEM, keyPEM []byte) {
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	caCert, _ := x509.ParseCertificate(caDER)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
@@ -199,26 +256,25 @@ func certificates(t testing.TB) (caPEM, certPEM, keyPEM []byte) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
 }
 
 // freeAddr finds a free port on 127.0.0.1.
-func freeAddr(t testing.TB) string {
-	t.Helper()
+func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 func write(t testing.TB, path string, data []byte) {
