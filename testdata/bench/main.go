@@ -73,6 +73,10 @@ func main() {
 	}
 }
 
+// benchEnv is added to every measured process's environment (BENCH_ENV,
+// space-separated assignments), to compare settings such as GOGC.
+var benchEnv = strings.Fields(os.Getenv("BENCH_ENV"))
+
 // measurement is one process's cost.
 type measurement struct {
 	name        string
@@ -176,6 +180,7 @@ func goBuild(out, pkg string) error {
 
 func measure(name, bin string, args ...string) (measurement, error) {
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), benchEnv...)
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
