@@ -110,7 +110,7 @@ func (f *IgnoreFile) match(fd *Finding) *Suppression {
 	}
 	loc := strings.Join(fd.Path, "!")
 	for _, e := range f.entries {
-		if e.fingerprint == fd.Fingerprint || e.glob != nil && e.glob.MatchString(loc) {
+		if e.fingerprint != "" && e.fingerprint == fd.Fingerprint || e.glob != nil && e.glob.MatchString(loc) {
 			return &Suppression{Kind: SuppressedByIgnoreFile, Entry: fmt.Sprintf("%s:%d: %s", f.Name, e.line, e.text), Reason: e.reason}
 		}
 	}
