@@ -33,6 +33,10 @@ func TestScanProperties(t *testing.T) {
 		{"spring cloud config cipher", "spring.datasource.password={cipher}FKSAJDFGYOS8F7GLHAKERGFHLSAJ\n", nil},
 		{"empty values", "spring.datasource.password=\nspring.mail.password:   \n", nil},
 		{"i18n labels", "password.label=Password\nlogin.password=Password:\nform.password=Enter your password\n", nil},
+		{"capitalized word is a label", "form.password=Password\nform.secret=Secret\n", nil},
+		{"weak real password stays a finding", "db.password=password\n", []want{
+			{"db.password", "password", RuleConfigSecret, 1},
+		}},
 		{"not secret keys", "server.ssl.key-store=/opt/keystore.jks\nserver.ssl.key-alias=spring\nspring.security.oauth.jwt.keystore.name=/opt/jwt.jks\ntoken.validity-seconds=3600\n", nil},
 		{"maven filtering", "spring.datasource.password=@db.password@\n", nil},
 		{"masked", "app.admin.password=********\n", nil},
