@@ -60,10 +60,10 @@ sarif-check: tools
 demo: build fixtures
 	@echo
 	@echo "=== peel scan $(BUILD)/sts-v1.tar   (prabath/insecure-sts-ch10:v1, Dockerfile)"
-	@./$(BIN) scan $(BUILD)/sts-v1.tar; echo "exit status $$?"
+	@./$(BIN) scan --no-cache $(BUILD)/sts-v1.tar; echo "exit status $$?"
 	@echo
 	@echo "=== peel scan $(BUILD)/sts-v2.tar   (prabath/insecure-sts-ch10:v2, Dockerfile-2)"
-	@./$(BIN) scan $(BUILD)/sts-v2.tar; echo "exit status $$?"
+	@./$(BIN) scan --no-cache $(BUILD)/sts-v2.tar; echo "exit status $$?"
 
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
