@@ -175,6 +175,10 @@ func TestPrivateKeys(t *testing.T) {
 			checkHits(t, e.ScanFile(tc.file, tc.in), tc.want)
 		})
 	}
+	// kubeconfig's client-key-data is the key itself, base64 of its PEM.
+	kube := "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    client-key-data: " + base64.StdEncoding.EncodeToString(pkcs8) + "\n"
+	checkHits(t, e.ScanFile("/root/.kube/config", []byte(kube)), []hit{{RulePrivateKey, 6, b64(pkcs8)}})
+
 	// A trust key that is not encrypted is critical.
 	plainDCT := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: map[string]string{"role": "targets"}, Bytes: k.PKCS8})
 	r := e.ScanFile("/root/.docker/trust/private/abc.key", plainDCT)

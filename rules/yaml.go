@@ -2,8 +2,10 @@ package rules
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -98,6 +100,32 @@ func (w yamlWalker) walk(n *yaml.Node, prefix string, depth int) {
 		if n.Tag == "!!null" {
 			return
 		}
+		if w.keyData(prefix, n) {
+			return
+		}
 		w.c.keyValue(RuleConfigSecret, prefix, n.Value, n.Line+w.lineOffset)
 	}
+}
+
+// keyData reads kubeconfig's client-key-data (base64 of a PEM private key)
+// as the key it holds, reported at the value's line. It reports whether it
+// took the value.
+func (w yamlWalker) keyData(key string, n *yaml.Node) bool {
+	if !strings.HasSuffix(normalizeKey(key), "keydata") {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(n.Value))
+	if err != nil || !bytes.Contains(raw, []byte("PRIVATE KEY")) {
+		return false
+	}
+	var inner collector
+	scanPrivateKeys(raw, false, &inner)
+	if len(inner.Findings) == 0 {
+		return false
+	}
+	for _, f := range inner.Findings {
+		f.Line, f.Key = n.Line+w.lineOffset, key
+		w.c.add(f)
+	}
+	return true
 }
