@@ -23,7 +23,7 @@ import (
 
 // rulesetVersion changes whenever peel's own detectors change what they
 // report, so that cached results keyed by it are not reused.
-const rulesetVersion = "peel-rules-3"
+const rulesetVersion = "peel-rules-4"
 
 // GitleaksPrefix starts the peel rule ID of each gitleaks rule.
 const GitleaksPrefix = "gitleaks."
