@@ -557,72 +557,83 @@ func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Inc
 		skipped   []Incomplete
 		trustOnly []Dismissed
 	)
+	// The passwords to try, once for all keystores; those whose config
+	// names a keystore file are put first for that keystore.
+	var all []rules.PasswordCandidate
+	var naming []int // indexes into findings of passwords with keystore paths
+	for i := range findings {
+		f := &findings[i]
+		if !passwordRules[f.RuleID] {
+			continue
+		}
+		all = append(all, rules.PasswordCandidate{Password: f.Secret, Source: f.Location()})
+		if len(f.Refers) > 0 {
+			naming = append(naming, i)
+		}
+	}
 	work := keystoreWork
 	for _, kf := range files {
 		ks, err := rules.InspectKeystore(kf.Data)
 		if err != nil || ks == nil {
 			continue // the walker reported it as incomplete
 		}
-		h := keystoreHit{ks: ks, path: kf.Path, layer: kf.Layer}
-		// Each try hashes the whole store: the scan's tries share a
-		// budget of bytes, so that many large stores and many passwords
-		// cannot stall it.
-		tries := int(max(0, min(work/int64(max(len(kf.Data), 1)), 1<<20)))
-		var preferred, others []rules.PasswordCandidate
-		for i := range findings {
-			f := &findings[i]
-			if !passwordRules[f.RuleID] {
-				continue
-			}
-			c := rules.PasswordCandidate{Password: f.Secret, Source: f.Location()}
-			if refersTo(f.Refers, h.path) {
-				preferred = append(preferred, c)
-			} else {
-				others = append(others, c)
-			}
-		}
-		cands := append(preferred, others...)
-		if len(cands) > tries {
-			skipped = append(skipped, Incomplete{Path: h.path, Layer: h.layer,
-				Reason: fmt.Sprintf("%d of the passwords found were not tried on this keystore: the scan's keystore verification budget is used up", len(cands)-tries)})
-			cands = cands[:tries]
-		}
 		if work > 0 {
-			work = max(0, work-int64(len(cands)+len(rules.DefaultPasswords))*int64(len(kf.Data)))
-			h.ks.Open(cands)
-		}
-		if h.ks.Untried > 0 {
-			skipped = append(skipped, Incomplete{Path: h.path, Layer: h.layer,
-				Reason: fmt.Sprintf("%d password(s) not tried: the keystore's key-derivation cost used up its work budget", h.ks.Untried)})
-		}
-		rf, ok := rules.KeystoreFinding(h.ks)
-		if !ok {
-			reason := h.ks.Type.String() + " trust store: no private keys"
-			if h.ks.Opened {
-				reason += " (opens with the password from " + h.ks.Source + ")"
+			// Each try hashes the whole store: the scan's tries share a
+			// budget of bytes, so that many large stores and many
+			// passwords cannot stall it.
+			cands := all
+			var preferred []rules.PasswordCandidate
+			for _, i := range naming {
+				if refersTo(findings[i].Refers, kf.Path) {
+					preferred = append(preferred, rules.PasswordCandidate{Password: findings[i].Secret, Source: findings[i].Location()})
+				}
 			}
-			trustOnly = append(trustOnly, Dismissed{Path: h.path, Layer: h.layer, RuleID: rules.RuleKeystorePrivateKey, Reason: reason})
+			if len(preferred) > 0 {
+				cands = append(preferred, all...) // Open skips the repeats
+			}
+			tries := int(min(work/int64(max(len(kf.Data), 1)), 1<<20))
+			if len(cands) > tries {
+				skipped = append(skipped, Incomplete{Path: kf.Path, Layer: kf.Layer,
+					Reason: fmt.Sprintf("%d of the passwords found were not tried on this keystore: the scan's keystore verification budget is used up", len(cands)-tries)})
+				cands = cands[:tries]
+			}
+			work = max(0, work-int64(len(cands)+len(rules.DefaultPasswords))*int64(len(kf.Data)))
+			ks.Open(cands)
+		} else {
+			skipped = append(skipped, Incomplete{Path: kf.Path, Layer: kf.Layer,
+				Reason: "not verified: the scan's keystore verification budget is used up"})
+		}
+		if ks.Untried > 0 {
+			skipped = append(skipped, Incomplete{Path: kf.Path, Layer: kf.Layer,
+				Reason: fmt.Sprintf("%d password(s) not tried: the keystore's key-derivation cost used up its work budget", ks.Untried)})
+		}
+		rf, ok := rules.KeystoreFinding(ks)
+		if !ok {
+			reason := ks.Type.String() + " trust store: no private keys"
+			if ks.Opened {
+				reason += " (opens with the password from " + ks.Source + ")"
+			}
+			trustOnly = append(trustOnly, Dismissed{Path: kf.Path, Layer: kf.Layer, RuleID: rules.RuleKeystorePrivateKey, Reason: reason})
 			continue
 		}
-		kf := Finding{
+		out = append(out, Finding{
 			Finding:      rf,
-			Path:         h.path,
-			Layer:        h.layer,
-			Verified:     h.ks.Opened,
-			VerifiedBy:   h.ks.Source,
-			KeystoreType: h.ks.Type.String(),
-			Aliases:      h.ks.PrivateKeyAliases(),
-		}
-		out = append(out, kf)
-		if !h.ks.Opened {
+			Path:         kf.Path,
+			Layer:        kf.Layer,
+			Verified:     ks.Opened,
+			VerifiedBy:   ks.Source,
+			KeystoreType: ks.Type.String(),
+			Aliases:      ks.PrivateKeyAliases(),
+		})
+		if !ks.Opened {
 			continue
 		}
 		for i := range findings {
 			f := &findings[i]
-			if f.Secret == h.ks.Password {
+			if passwordRules[f.RuleID] && f.Secret == ks.Password {
 				f.Verified = true
 				f.Severity = rules.SeverityCritical
-				f.Opens = append(f.Opens, FormatLocation(h.path, 0))
+				f.Opens = append(f.Opens, FormatLocation(kf.Path, 0))
 			}
 		}
 	}

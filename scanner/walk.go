@@ -53,12 +53,6 @@ type walker struct {
 	stats      Stats
 }
 
-// keystoreHit is a keystore found during the walk, verified after it.
-type keystoreHit struct {
-	ks    *rules.Keystore
-	path  []string
-	layer int
-}
 
 func (w *walker) skip(chain []string, format string, args ...any) {
 	w.incomplete = append(w.incomplete, Incomplete{Path: clone(chain), Layer: w.layer, Reason: fmt.Sprintf(format, args...)})
