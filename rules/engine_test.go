@@ -247,3 +247,25 @@ func TestIsText(t *testing.T) {
 		}
 	}
 }
+
+// TestURLWindows: credentials in URLs are found on long lines, across a
+// window's cut, once each, with their line numbers.
+func TestURLWindows(t *testing.T) {
+	e := engine(t)
+	long := strings.Repeat("see https://example.com/docs/page ", 58) // past one window
+	in := "x\n" + long + "postgres://app:url-window-pw-1@db/app " + long + "redis://:url-window-pw-2@cache\nlast\n"
+	checkHits(t, e.ScanFile("/app/notes.conf", []byte(in)), []hit{
+		{RuleURLCredentials, 2, "url-window-pw-1"}, {RuleURLCredentials, 2, "url-window-pw-2"},
+	})
+	// A file made of nothing but markers is read in linear time.
+	e.ScanFile("/app/hostile.conf", []byte(strings.Repeat("://", 1<<20)))
+}
+
+func BenchmarkScanFileURLs(b *testing.B) {
+	e, _ := DefaultEngine()
+	data := []byte(strings.Repeat("<a href=\"https://example.com/docs/page\">docs</a> and more prose around it\n", 3000))
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		e.ScanFile("/usr/share/app/index.html", data)
+	}
+}

@@ -346,7 +346,7 @@ func scanPgpass(data []byte, c *collector) {
 }
 
 var (
-	urlCreds = regexp.MustCompile(`\b([a-zA-Z][a-zA-Z0-9+.\-]{1,20})://([^\s:@/'"<>()\[\]{}\\]{1,128}):([^\s@/'"<>\\]{1,256})@[A-Za-z0-9\[]`)
+	urlCreds = regexp.MustCompile(`\b([a-zA-Z][a-zA-Z0-9+.\-]{1,20})://([^\s:@/'"<>()\[\]{}\\]{0,128}):([^\s@/'"<>\\]{1,256})@[A-Za-z0-9\[]`)
 	urlParam = regexp.MustCompile(`(?i)\b(jdbc:[a-z0-9]+:[^\s'"<>]*?[?&;](?:password|pwd)=)([^&;\s'"<>]+)`)
 )
 
@@ -361,25 +361,74 @@ var urlPlaceholders = map[string]bool{
 // scanURLs finds credentials in URLs (scheme://user:password@host) and
 // JDBC password parameters, in any text.
 func scanURLs(data []byte, c *collector) {
-	if !bytes.Contains(data, []byte("://")) {
-		return
-	}
 	var lines lineIndex
-	for _, m := range urlCreds.FindAllSubmatchIndex(data, -1) {
+	lineOf := func(off int) int {
 		if lines == nil {
 			lines = newLineIndex(data)
 		}
-		scheme, user, pw := string(data[m[2]:m[3]]), string(data[m[4]:m[5]]), string(data[m[6]:m[7]])
-		urlFinding(scheme+"://"+user, pw, lines.line(m[0]), c)
+		return lines.line(off)
 	}
-	if !bytes.Contains(data, []byte("jdbc:")) {
-		return
-	}
-	for _, m := range urlParam.FindAllSubmatchIndex(data, -1) {
-		if lines == nil {
-			lines = newLineIndex(data)
+	// The regexps have no literal prefix: they run on the line around each
+	// "://" or "jdbc:" only, not over the whole file. Windows may overlap,
+	// so a match is taken once, by where it starts.
+	seen := map[int]bool{}
+	markerWindows(data, []byte("://"), func(w window) {
+		for _, m := range urlCreds.FindAllSubmatchIndex(data[w.start:w.end], -1) {
+			if seen[w.start+m[0]] {
+				continue
+			}
+			seen[w.start+m[0]] = true
+			seg := data[w.start:]
+			scheme, user, pw := string(seg[m[2]:m[3]]), string(seg[m[4]:m[5]]), string(seg[m[6]:m[7]])
+			urlFinding(scheme+"://"+user, pw, lineOf(w.start+m[0]), c)
 		}
-		urlFinding(string(data[m[2]:m[3]]), string(data[m[4]:m[5]]), lines.line(m[0]), c)
+	})
+	markerWindows(data, []byte("jdbc:"), func(w window) {
+		for _, m := range urlParam.FindAllSubmatchIndex(data[w.start:w.end], -1) {
+			if seen[-1-(w.start+m[0])] {
+				continue
+			}
+			seen[-1-(w.start+m[0])] = true
+			seg := data[w.start:]
+			urlFinding(string(seg[m[2]:m[3]]), string(seg[m[4]:m[5]]), lineOf(w.start+m[0]), c)
+		}
+	})
+}
+
+// urlReach bounds a URL window on either side of its marker: a scheme
+// before "://", credentials and host (or JDBC parameters) after it.
+const urlReach = 2048
+
+// urlOverlap is how far a window cut by urlReach (not by its line's end)
+// is read again by the next, so that a URL across the cut is not lost.
+const urlOverlap = 512
+
+// markerWindows calls fn with the line around each occurrence of marker,
+// cut to 64 bytes before it and urlReach after. A window covers the
+// markers inside it; each byte of data is read at most about 1.3 times.
+func markerWindows(data, marker []byte, fn func(window)) {
+	for off := 0; off < len(data); {
+		i := bytes.Index(data[off:], marker)
+		if i < 0 {
+			return
+		}
+		at := off + i
+		lo := max(at-64, 0)
+		for k := at - 1; k >= lo; k-- {
+			if data[k] == '\n' {
+				lo = k + 1
+				break
+			}
+		}
+		hi := min(len(data), at+urlReach)
+		next := hi
+		if j := bytes.IndexByte(data[at:hi], '\n'); j >= 0 {
+			hi, next = at+j, at+j
+		} else if hi < len(data) {
+			next = hi - urlOverlap
+		}
+		fn(window{lo, hi})
+		off = max(next, at+len(marker))
 	}
 }
 

@@ -53,7 +53,6 @@ type walker struct {
 	stats      Stats
 }
 
-
 func (w *walker) skip(chain []string, format string, args ...any) {
 	w.incomplete = append(w.incomplete, Incomplete{Path: clone(chain), Layer: w.layer, Reason: fmt.Sprintf(format, args...)})
 }
