@@ -120,8 +120,12 @@ func (a *ociArchive) blobBytes(h v1.Hash) ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
+// errBlobDigest marks a blob of an archive whose bytes do not hash to its
+// digest.
+var errBlobDigest = errors.New("blob does not match its digest")
+
 // verifyingReader fails at the end of a blob whose bytes do not hash to
-// its digest, with go-containerregistry's wording.
+// its digest.
 type verifyingReader struct {
 	r    io.Reader
 	h    hash.Hash
@@ -136,7 +140,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	v.n += int64(n)
 	if errors.Is(err, io.EOF) {
 		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
-			return n, fmt.Errorf("error verifying sha256 checksum after reading %d bytes; got %q, want %q", v.n, "sha256:"+got, "sha256:"+v.want)
+			return n, fmt.Errorf("%w: read %d bytes, got sha256:%s, want sha256:%s", errBlobDigest, v.n, got, v.want)
 		}
 	}
 	return n, err
@@ -262,7 +266,7 @@ func (l *archLayer) Compressed() (io.ReadCloser, error) {
 		return nil, err
 	}
 	if size != l.desc.Size {
-		return nil, fmt.Errorf("blob %s: Content-Length header %d does not match expected size %d", l.desc.Digest, size, l.desc.Size)
+		return nil, fmt.Errorf("%w: blob %s holds %d bytes, the manifest says %d", errBlobDigest, l.desc.Digest, size, l.desc.Size)
 	}
 	return rc, nil
 }

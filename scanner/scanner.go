@@ -392,10 +392,15 @@ func (w *walker) layerError(err error) error {
 	return fmt.Errorf("reading layer %d: %w", w.layer, err)
 }
 
-// isTampered tells go-containerregistry's verification failures: a digest
-// that does not match ("error verifying sha256 checksum"), or a size that
-// does not ("Content-Length header N does not match expected size M").
+// isTampered tells verification failures: peel's own for OCI archives
+// (errBlobDigest), and go-containerregistry's, which it reports only as
+// text: a digest that does not match ("error verifying sha256 checksum"),
+// or a size that does not ("Content-Length header N does not match
+// expected size M").
 func isTampered(err error) bool {
+	if errors.Is(err, errBlobDigest) {
+		return true
+	}
 	msg := err.Error()
 	return strings.Contains(msg, "error verifying") && strings.Contains(msg, "checksum") ||
 		strings.Contains(msg, "does not match expected size")
