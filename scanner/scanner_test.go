@@ -1,6 +1,7 @@
 package scanner_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -436,5 +437,48 @@ func TestNestedCompression(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("findings %v, want %v (incomplete %+v)", got, want, res.Incomplete)
+	}
+}
+
+// TestClassMembersAreNotInflated: a compressed .class member is taken at
+// its name and not inflated (so even a corrupt one reads nothing), while
+// any other member is inflated and sniffed, whatever its name.
+func TestClassMembersAreNotInflated(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range []string{"com/example/Broken.class", "com/example/broken.bin"} {
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: name, Method: zip.Deflate, CompressedSize64: 16, UncompressedSize64: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(bytes.Repeat([]byte{0xff}, 16)) // not a deflate stream
+	}
+	w, _ := zw.Create("BOOT-INF/classes/application.properties")
+	w.Write([]byte("spring.datasource.password=class-test-pw\n"))
+	zw.Close()
+	jar := filepath.Join(t.TempDir(), "app.jar")
+	if err := os.WriteFile(jar, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := scanner.Open(context.Background(), jar, scanner.SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scanner.New(scanner.Options{}).Scan(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Secret != "class-test-pw" {
+		t.Errorf("findings %+v", summarize(res.Findings))
+	}
+	var unread []string
+	for _, inc := range res.Incomplete {
+		unread = append(unread, inc.Path[len(inc.Path)-1])
+	}
+	if !reflect.DeepEqual(unread, []string{"com/example/broken.bin"}) {
+		t.Errorf("unread members %q, want only the .bin one", unread)
+	}
+	if res.Stats.Files != 4 {
+		t.Errorf("files %d, want 4 (the jar and its three members)", res.Stats.Files)
 	}
 }

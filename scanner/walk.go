@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -251,6 +252,14 @@ func (w *walker) member(ctx context.Context, chain []string, zf *zip.File, ra io
 		sr := io.NewSectionReader(ra, off, size)
 		return w.visit(ctx, chain, size, sr, sr, depth)
 	}
+	if isClassFile(zf.Name) {
+		// Compiled classes are most of a jar's members and bytes, and are
+		// binary, which peel does not scan for text: inflating one only to
+		// read its 0xCAFEBABE costs more than the rest of the jar's scan
+		// (stored members above cost nothing and are still sniffed).
+		w.stats.Files++
+		return nil
+	}
 	// Sizes come from the central directory, which may lie: the ratio is
 	// checked on what the member declares and again on what it inflates to.
 	if c := int64(zf.CompressedSize64); size > ratioFloor && (c == 0 || size/max(c, 1) > w.opts.MaxRatio) {
@@ -267,6 +276,10 @@ func (w *walker) member(ctx context.Context, chain []string, zf *zip.File, ra io
 	err = w.visit(ctx, chain, size, &inflated{out: rc, budget: w.budget, ratio: w.opts.MaxRatio, in: in}, nil, depth)
 	return err
 }
+
+// isClassFile reports a compiled Java class by its member name, as the
+// JVM's class loaders find them.
+func isClassFile(name string) bool { return strings.HasSuffix(name, ".class") }
 
 // inflaters are reused across zip members: a jar holds thousands, and a
 // fresh inflater per member allocates its window each time. It is
