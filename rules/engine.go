@@ -49,6 +49,9 @@ type Engine struct {
 	trie     *ahocorasick.Trie
 	keywords []string
 	inGroup  [][]bool
+	// pathAllowlists are gitleaks' global allowlists decided by the path
+	// alone, checked once per file (see hoistPathAllowlists).
+	pathAllowlists []*glconfig.Allowlist
 }
 
 // ruleGroup is a set of gitleaks rules run by one detector, and how its
@@ -84,6 +87,11 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 		}
 		h.Write(src)
 		e.groups, e.trie, e.keywords, e.inGroup = splitRules(cfg, defaults)
+		var perCall []*glconfig.Allowlist
+		perCall, e.pathAllowlists = hoistPathAllowlists(cfg.Allowlists)
+		for _, g := range e.groups {
+			g.det.Config.Allowlists = perCall
+		}
 		for id, r := range cfg.Rules {
 			_, builtin := defaults.Rules[id]
 			e.glRules[GitleaksPrefix+id] = gitleaksRule(id, r.Description, r.Tags, builtin)
@@ -269,7 +277,7 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 }
 
 func (e *Engine) gitleaks(name string, data []byte, c *collector) {
-	if len(e.groups) == 0 {
+	if len(e.groups) == 0 || e.pathAllowed(name) {
 		return
 	}
 	if len(data) > wholeFile {

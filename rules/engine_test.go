@@ -269,3 +269,60 @@ func BenchmarkScanFileURLs(b *testing.B) {
 		e.ScanFile("/usr/share/app/index.html", data)
 	}
 }
+
+// TestGitleaksGlobalAllowlists checks gitleaks' global allowlists after the
+// engine moved their paths out of the per-window detectors: an OR
+// allowlist's paths skip a file, its regexes still drop findings anywhere,
+// and an AND allowlist's paths count only with its other checks; the same
+// for files scanned whole and by windows.
+func TestGitleaksGlobalAllowlists(t *testing.T) {
+	cfg := `[extend]
+useDefault = true
+
+[[allowlists]]
+description = "vendored code"
+paths = ['''/vendor/''']
+regexes = ['''R4nd0mCh4rs''']
+
+[[allowlists]]
+description = "fixtures with sample keys"
+condition = "AND"
+paths = ['''/fixtures/''']
+stopWords = ["qqqq"]
+`
+	e, err := NewEngine(EngineOptions{GitleaksConfig: []byte(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := "aws = " + fakeAWSKeyID + "\ngh = " + fakeGitHubPAT + "\n"
+	noise := strings.Repeat("the key of this map is the user name; pass the token list to the client.\n", 100)
+	for _, c := range []struct {
+		file     string
+		aws, ghp bool
+	}{
+		{"/app/src/a.conf", true, false},
+		{"/app/vendor/lib/a.conf", false, false},
+		{"/app/fixtures/a.conf", false, false},
+		{"/app/fixtures-not/a.conf", true, false},
+	} {
+		for _, size := range []string{"whole", "windows"} {
+			in := content
+			if size == "windows" {
+				in = noise + content + noise
+			}
+			got := map[string]bool{}
+			for _, f := range e.ScanFile(c.file, []byte(in)).Findings {
+				got[f.RuleID] = true
+			}
+			if got["gitleaks.aws-access-token"] != c.aws || got["gitleaks.github-pat"] != c.ghp {
+				t.Errorf("%s (%s): findings %v, want aws %v, github-pat %v", c.file, size, got, c.aws, c.ghp)
+			}
+		}
+	}
+	// Without the allowlists, every one of those files reports both.
+	for _, f := range []string{"/app/vendor/lib/a.conf", "/app/fixtures/a.conf"} {
+		if n := len(engine(t).ScanFile(f, []byte(content)).Findings); n < 2 {
+			t.Errorf("default rules found %d in %s, want 2", n, f)
+		}
+	}
+}

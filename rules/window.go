@@ -105,6 +105,49 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *ahocorasick.Trie,
 	return out, trie, keywords, inGroup
 }
 
+// hoistPathAllowlists splits gitleaks' global allowlists for per-window
+// detection. gitleaks checks every global allowlist's paths on each Detect
+// call, before any rule runs, and peel calls Detect once per window: a
+// file with a thousand windows had its path matched against the allowlist's
+// regexps a thousand times. An allowlist whose condition is OR skips the
+// whole fragment when its path matches, and uses its paths nowhere else, so
+// its paths move to the engine, which checks them once per file; the
+// detectors keep a copy without them (dropped when nothing else is left).
+// AND allowlists combine paths with per-finding checks and stay as they
+// are.
+func hoistPathAllowlists(global []*glconfig.Allowlist) (perCall, byPath []*glconfig.Allowlist) {
+	for _, a := range global {
+		if a.MatchCondition != glconfig.AllowlistMatchOr || len(a.Paths) == 0 {
+			perCall = append(perCall, a)
+			continue
+		}
+		byPath = append(byPath, a)
+		if len(a.Commits) == 0 && len(a.Regexes) == 0 && len(a.StopWords) == 0 {
+			continue
+		}
+		rest := &glconfig.Allowlist{Description: a.Description, MatchCondition: a.MatchCondition, Commits: a.Commits,
+			RegexTarget: a.RegexTarget, Regexes: a.Regexes, StopWords: a.StopWords}
+		if err := rest.Validate(); err != nil {
+			// Cannot happen (rest has a check); keep gitleaks' own.
+			perCall = append(perCall, a)
+			continue
+		}
+		perCall = append(perCall, rest)
+	}
+	return perCall, byPath
+}
+
+// pathAllowed reports a file that gitleaks' global allowlists skip by its
+// path.
+func (e *Engine) pathAllowed(name string) bool {
+	for _, a := range e.pathAllowlists {
+		if a.PathAllowed(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // gitleaksWindows runs each rule group's detector on the windows of data
 // around its keyword hits, with lines counted in data.
 func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
