@@ -13,7 +13,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/rs/zerolog"
 	"github.com/spf13/viper"
 	glconfig "github.com/zricethezav/gitleaks/v8/config"
@@ -44,10 +43,9 @@ type Engine struct {
 	groups  []*ruleGroup // gitleaks' rules: provider rules, then generic ones
 	glRules map[string]Rule
 	version string
-	// trie finds every group's keywords in one pass; keywords and inGroup
-	// are indexed by its pattern numbers.
-	trie     *ahocorasick.Trie
-	keywords []string
+	// keywords finds every group's keywords in one pass; inGroup is
+	// indexed by its keyword numbers.
+	keywords *keywordScanner
 	inGroup  [][]bool
 	// pathAllowlists are gitleaks' global allowlists decided by the path
 	// alone, checked once per file (see hoistPathAllowlists).
@@ -86,7 +84,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 			src = opts.GitleaksConfig
 		}
 		h.Write(src)
-		e.groups, e.trie, e.keywords, e.inGroup = splitRules(cfg, defaults)
+		e.groups, e.keywords, e.inGroup = splitRules(cfg, defaults)
 		var perCall []*glconfig.Allowlist
 		perCall, e.pathAllowlists = hoistPathAllowlists(cfg.Allowlists)
 		for _, g := range e.groups {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"unsafe"
 
-	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	glconfig "github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 )
@@ -41,20 +40,20 @@ type window struct{ start, end int }
 
 var lowerPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// keywordTrie builds the prefilter over gitleaks' (lower-case) keywords.
-func keywordTrie(keywords map[string]struct{}) (*ahocorasick.Trie, []string) {
+// keywordList is gitleaks' keywords, lower-cased and sorted.
+func keywordList(keywords map[string]struct{}) []string {
 	list := make([]string, 0, len(keywords))
 	for k := range keywords {
 		list = append(list, strings.ToLower(k))
 	}
 	sort.Strings(list)
-	return ahocorasick.NewTrieBuilder().AddStrings(list).Build(), list
+	return list
 }
 
 // splitRules makes two rule groups of a gitleaks config: the generic rules
 // (IDs starting "generic"), and all others. The generic group gets the
 // generic-api-key gate only while its rule is gitleaks' own.
-func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *ahocorasick.Trie, []string, [][]bool) {
+func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [][]bool) {
 	parts := [2]glconfig.Config{}
 	for i := range parts {
 		parts[i] = cfg
@@ -94,7 +93,7 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *ahocorasick.Trie,
 		}
 		out = append(out, g)
 	}
-	trie, keywords := keywordTrie(all)
+	keywords := keywordList(all)
 	inGroup := make([][]bool, len(keywords))
 	for i, k := range keywords {
 		inGroup[i] = make([]bool, len(out))
@@ -102,7 +101,7 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *ahocorasick.Trie,
 			_, inGroup[i][g] = set[k]
 		}
 	}
-	return out, trie, keywords, inGroup
+	return out, newKeywordScanner(keywords), inGroup
 }
 
 // hoistPathAllowlists splits gitleaks' global allowlists for per-window
@@ -156,9 +155,8 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 	defer func() { *bufp = lower[:0]; lowerPool.Put(bufp) }()
 
 	wins := make([][]window, len(e.groups))
-	e.trie.Walk(lower, func(end, n, pattern int64) bool {
-		start := int(end - n + 1)
-		kw := e.keywords[pattern]
+	e.keywords.scan(lower, func(start, pattern int) {
+		kw := e.keywords.keywords[pattern]
 		var w window
 		opened := false
 		for gi, g := range e.groups {
@@ -177,7 +175,6 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			}
 			wins[gi] = append(wins[gi], w)
 		}
-		return true
 	})
 	for gi, g := range e.groups {
 		if len(wins[gi]) == 0 {

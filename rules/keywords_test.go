@@ -1,0 +1,87 @@
+package rules
+
+import (
+	"math/rand"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// naiveHits finds every occurrence of every keyword by plain search.
+func naiveHits(text string, keywords []string) [][2]int {
+	var out [][2]int
+	for ki, kw := range keywords {
+		for i := 0; ; i++ {
+			j := strings.Index(text[i:], kw)
+			if j < 0 {
+				break
+			}
+			i += j
+			out = append(out, [2]int{i, ki})
+		}
+	}
+	return sortHits(out)
+}
+
+func sortHits(h [][2]int) [][2]int {
+	sort.Slice(h, func(i, j int) bool { return h[i][0] < h[j][0] || h[i][0] == h[j][0] && h[i][1] < h[j][1] })
+	return h
+}
+
+// TestKeywordScanner compares the scanner with plain search on texts made
+// of keyword pieces (so that prefixes, overlaps, keywords inside keywords
+// and near misses abound), at lengths around the four-way split, whose
+// part boundaries must neither lose nor repeat a hit.
+func TestKeywordScanner(t *testing.T) {
+	sets := map[string][]string{
+		"gitleaks": engine(t).keywords.keywords,
+		"nested":   {"ab", "abc", "abcd", "abcde", "abcdef", "bcd", "bcdefg", "cd", "d", "zzzzzz", "zzzzzzz", "a-b.c_d"},
+	}
+	r := rand.New(rand.NewSource(7))
+	for name, kws := range sets {
+		k := newKeywordScanner(kws)
+		for _, n := range []int{0, 1, 3, 17, interleaveMin - 1, interleaveMin, interleaveMin + 1, interleaveMin + 3, 40_001, 65_536} {
+			for round := 0; round < 3; round++ {
+				var b strings.Builder
+				for b.Len() < n {
+					switch r.Intn(4) {
+					case 0:
+						kw := kws[r.Intn(len(kws))]
+						b.WriteString(kw[:1+r.Intn(len(kw))]) // a keyword or one of its prefixes
+					case 1:
+						b.WriteString(kws[r.Intn(len(kws))])
+					case 2:
+						b.WriteByte(" \n=._-\x00\xff"[r.Intn(8)])
+					default:
+						b.WriteByte(byte('a' + r.Intn(26)))
+					}
+				}
+				text := b.String()[:n]
+				var got [][2]int
+				k.scan([]byte(text), func(start, ki int) { got = append(got, [2]int{start, ki}) })
+				got = sortHits(got)
+				want := naiveHits(text, kws)
+				if len(got) != len(want) {
+					t.Fatalf("%s, %d bytes: %d hits, plain search %d", name, n, len(got), len(want))
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%s, %d bytes: hit %d is %v (%q), plain search %v", name, n, i, got[i], kws[got[i][1]], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkKeywordScanner(b *testing.B) {
+	e, _ := DefaultEngine()
+	data := []byte(strings.Repeat("function load(config) { const key = config.value; return user.token.list(index) }\n", 2000))
+	k := e.keywords
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		k.scan(data, func(int, int) { n++ })
+	}
+}
