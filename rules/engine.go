@@ -57,6 +57,10 @@ type Engine struct {
 type ruleGroup struct {
 	det     *detect.Detector
 	generic bool // gate hits as gitleaks' generic-api-key needs them
+	// For the generic gate: the rule's entropy threshold, and the
+	// allowlists that drop a secret by itself.
+	entropy          float64
+	secretAllowlists []*glconfig.Allowlist
 }
 
 var silenceGitleaks sync.Once

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"math"
 	"sort"
 	"strings"
@@ -89,7 +90,9 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 			own, ok := cfg.Rules["generic-api-key"]
 			def, dok := defaults.Rules["generic-api-key"]
 			g.generic = len(p.Rules) == 1 && ok && dok && own.Regex != nil && def.Regex != nil &&
-				own.Regex.String() == def.Regex.String() && own.Entropy == def.Entropy
+				own.Regex.String() == def.Regex.String() && own.Entropy == def.Entropy && own.SecretGroup == def.SecretGroup
+			g.entropy = own.Entropy
+			g.secretAllowlists = secretAllowlists(own.Allowlists, cfg.Allowlists)
 		}
 		out = append(out, g)
 	}
@@ -163,7 +166,7 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			if !e.inGroup[pattern][gi] {
 				continue
 			}
-			if g.generic && !genericGate(lower, data, start+len(kw)) ||
+			if g.generic && !g.genericGate(lower, data, start+len(kw)) ||
 				!g.generic && !hitCounts(lower, start, len(kw), contextWords[kw]) {
 				continue
 			}
@@ -194,42 +197,135 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 }
 
 // genericGate checks the conditions without which gitleaks' generic-api-key
-// cannot report a hit of its keyword ending at from: an assignment within
-// 20 bytes ([ \t\w.-]{0,20} then =, :, >, ||, ?= or ,), then a value of 10
-// or more token characters that is not only letters and "_.-" (the rule's
-// allowlist drops those) and whose entropy can reach the rule's 3.5.
-func genericGate(lower, data []byte, from int) bool {
+// cannot report a hit of its keyword ending at from. The rule reads
+//
+//	KEYWORD [ \t\w.-]{0,20} [\s'"]{0,3} OPERATOR [`'"\s=]{0,5} SECRET TERMINATOR
+//
+// so the operator is the first of =:>|?, within 24 bytes. The secret's
+// characters ([\w.=+/-]) include no terminator (quote, blank, ';', a
+// literal \n or \r, the end of the text), so the secret ends where the run
+// of those characters after the operator ends, and that end must be
+// followed by a terminator; it starts where the quotes, blanks and '='
+// after the operator end, or on one of those '=' (which are secret
+// characters too). Of those few candidates one must be 10 or more long,
+// have an entropy over the rule's, and not be dropped by an allowlist that
+// looks at the secret alone (the rule's "only letters" regexp and
+// stopwords, gitleaks' global ones). A run that reaches the window's
+// reach passes: there the window's end is a terminator too.
+func (g *ruleGroup) genericGate(lower, data []byte, from int) bool {
 	i := from
 	for limit := min(len(lower), from+24); i < limit; i++ {
 		b := lower[i]
 		if b == '=' || b == ':' || b == '>' || b == ',' || b == '|' || b == '?' {
 			break
 		}
-		if !(b == ' ' || b == '\t' || b == '.' || b == '-' || b == '_' || b == '"' || b == '\'' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9') {
+		if !(b == ' ' || b == '\t' || b == '\r' || b == '\f' || b == '.' || b == '-' || b == '_' || b == '"' || b == '\'' ||
+			b >= 'a' && b <= 'z' || b >= '0' && b <= '9') {
 			return false
 		}
 	}
 	if i >= len(lower) || i >= from+24 {
 		return false
 	}
-	for i < len(data) && i < from+40 && strings.IndexByte("=:>|?,`'\" \t", data[i]) >= 0 {
+	op := i
+	for i < len(data) && i < from+40 && strings.IndexByte("=:>|?,`'\" \t\r\f", data[i]) >= 0 {
 		i++
 	}
-	j := i
-	special := false
-	for j < len(data) && j-i < 160 {
-		b := data[j]
-		switch {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b == '_', b == '.', b == '-':
-		case b >= '0' && b <= '9', b == '=', b == '+', b == '/':
-			special = true
-		default:
-			goto done
-		}
-		j++
+	first := i
+	for first > op+1 && data[first-1] == '=' {
+		first--
 	}
-done:
-	return j-i >= 10 && special && entropy(data[i:j]) >= 3.0
+	j := i
+	for j < len(data) && isSecretByte(data[j]) {
+		if j++; j-from >= windowReach {
+			return true
+		}
+	}
+	if j < len(data) && strings.IndexByte("`'\"; \t\n\f\r", data[j]) < 0 &&
+		!(data[j] == '\\' && j+1 < len(data) && (data[j+1] == 'n' || data[j+1] == 'r')) {
+		return false
+	}
+	for s := i; s >= first; s-- {
+		if !secretShape(data[s:j]) || entropy(data[s:j]) <= g.entropy-1e-9 {
+			continue
+		}
+		if !g.secretAllowed(string(data[s:j])) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretShape reports whether the whole of sec matches one of the
+// alternatives of generic-api-key's secret: [\w.=-]{10,150}, or
+// [a-z0-9][a-z0-9+/]{11,}={0,3} (case-insensitive).
+func secretShape(sec []byte) bool {
+	if len(sec) < 10 {
+		return false
+	}
+	if len(sec) <= 150 && bytes.IndexByte(sec, '+') < 0 && bytes.IndexByte(sec, '/') < 0 {
+		return true
+	}
+	body := bytes.TrimRight(sec, "=")
+	if len(sec)-len(body) > 3 || len(body) < 12 || !isAlnum(body[0]) {
+		return false
+	}
+	for _, b := range body {
+		if !isAlnum(b) && b != '+' && b != '/' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+// isSecretByte reports the characters of generic-api-key's secret.
+func isSecretByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+		b == '_' || b == '.' || b == '-' || b == '=' || b == '+' || b == '/'
+}
+
+// secretAllowed reports a secret that one of the group's secret
+// allowlists drops.
+func (g *ruleGroup) secretAllowed(secret string) bool {
+	for _, a := range g.secretAllowlists {
+		if a.RegexAllowed(secret) {
+			return true
+		}
+		if ok, _ := a.ContainsStopWord(secret); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// secretAllowlists are the OR allowlists among lists whose regexps, if
+// any, look at the secret: what they allow, gitleaks drops whatever the
+// file and line.
+func secretAllowlists(lists ...[]*glconfig.Allowlist) []*glconfig.Allowlist {
+	var out []*glconfig.Allowlist
+	for _, l := range lists {
+		for _, a := range l {
+			if a.MatchCondition != glconfig.AllowlistMatchOr {
+				continue
+			}
+			if a.RegexTarget != "" && a.RegexTarget != "secret" {
+				if len(a.StopWords) == 0 {
+					continue
+				}
+				// Its stopwords alone still drop a secret.
+				a = &glconfig.Allowlist{MatchCondition: glconfig.AllowlistMatchOr, StopWords: a.StopWords}
+				if a.Validate() != nil {
+					continue
+				}
+			}
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // entropy is the Shannon entropy of b in bits per byte, as gitleaks

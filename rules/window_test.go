@@ -3,9 +3,12 @@ package rules
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"math/rand"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/zricethezav/gitleaks/v8/detect"
 
 	"github.com/peelscan/peel/internal/testkeys"
 )
@@ -79,5 +82,73 @@ func BenchmarkIsTextBinary(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		IsText(data)
+	}
+}
+
+// TestGenericGateIsNecessary generates lines around generic-api-key's
+// keywords (operators, quotes, blanks, '=' runs, secrets of every kind of
+// character, stopwords, terminators or not) and checks that whenever
+// gitleaks' rule reports a line, one of its keyword hits passes the gate:
+// the gate may let through lines the rule then drops, never the reverse.
+func TestGenericGateIsNecessary(t *testing.T) {
+	e := engine(t)
+	gi := -1
+	for i, g := range e.groups {
+		if g.generic {
+			gi = i
+		}
+	}
+	if gi < 0 {
+		t.Fatal("no generic group")
+	}
+	g := e.groups[gi]
+	r := rand.New(rand.NewSource(11))
+	pick := func(s ...string) string { return s[r.Intn(len(s))] }
+	secretChars := []string{"abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", "_.-", "=+/"}
+	fired, passed := 0, 0
+	for n := 0; n < 40000; n++ {
+		var b strings.Builder
+		b.WriteString(pick("", "  ", "const ", "x.", "my_", "\"", "the "))
+		b.WriteString(pick("key", "API", "Api", "aPI", "token", "secret", "password", "passwd", "auth", "access", "creds", "credential", "SECRET_KEY"))
+		b.WriteString(pick("", "_id", "_name", " ", "  \t", "\"", "'", "-x", ".value", " value ", "_0123456789_abcdef"))
+		b.WriteString(pick("=", ":", ": ", " = ", "=>", ":=", "::=", "||", "?=", ",", ">", "==", "= =", "|", "?", "", " ("))
+		b.WriteString(pick("", "\"", "'", "`", " ", "=", "==", " \"", "\r", "\f"))
+		// The secret: runs drawn from a few character classes, sometimes
+		// with a stopword inside.
+		classes := [][]string{secretChars, secretChars[:4], secretChars[:3], {secretChars[0], secretChars[1], secretChars[2], "+/"}}[r.Intn(4)]
+		for k := 3 + r.Intn(40); k > 0; k-- {
+			if r.Intn(25) == 0 {
+				b.WriteString(pick("value", "index", "about", "aaaaaa", "example"))
+				continue
+			}
+			cls := classes[r.Intn(len(classes))]
+			b.WriteByte(cls[r.Intn(len(cls))])
+		}
+		b.WriteString(pick("", "", "=", "==", "===", "===="))
+		b.WriteString(pick("", "\"", "'", "`", ";", " ", "\t", "\\n", "\\r", "(", ",", ")", ":", "!", "\r"))
+		b.WriteString(pick("", " rest", "(x)", "=y"))
+		line := b.String()
+		data := []byte(line)
+		lower := asciiLower(nil, data)
+		pass := false
+		e.keywords.scan(lower, func(start, ki int) {
+			if e.inGroup[ki][gi] && g.genericGate(lower, data, start+len(e.keywords.keywords[ki])) {
+				pass = true
+			}
+		})
+		if pass {
+			passed++
+		}
+		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
+		if fs := g.det.Detect(detect.Fragment{Raw: line}); len(fs) > 0 {
+			fired++
+			if !pass {
+				t.Errorf("gitleaks reports %q in %q, which the gate stops", fs[0].Secret, line)
+			}
+		}
+	}
+	t.Logf("%d lines reported by the rule, %d passed the gate", fired, passed)
+	if fired < 1000 {
+		t.Errorf("only %d lines reported by the rule: the generator does not exercise it", fired)
 	}
 }
