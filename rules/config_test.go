@@ -192,3 +192,22 @@ func checkFindings(t *testing.T, got []Finding, want []want) {
 // stsV1Properties is the book's listing of the v1 jar's
 // BOOT-INF/classes/application.properties.
 const stsV1Properties = fixture.V1Properties
+
+func TestCheapPrefilters(t *testing.T) {
+	for line, want := range map[string]bool{
+		"spring.datasource.PASSWORD=x": true, "db.Pwd: x": true, "apiKey=x": true, "client.Credential=x": true,
+		"SECRET": true, "x.tokens": true, "name=value": false, "pas=sword": false, "": false, "p": false,
+	} {
+		if got := hasKeyHint([]byte(line)); got != want {
+			t.Errorf("hasKeyHint(%q) = %v", line, got)
+		}
+	}
+	for doc, want := range map[string]bool{
+		"password: x\n": true, "- DB_PASSWORD=x\n": true, "[a, b]\n": true, "? key\n": true,
+		"just one plain scalar, password or not\n": false, "": false,
+	} {
+		if got := yamlHasEntries([]byte(doc)); got != want {
+			t.Errorf("yamlHasEntries(%q) = %v", doc, got)
+		}
+	}
+}

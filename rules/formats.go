@@ -114,6 +114,9 @@ var xmlContainers = map[string]bool{"property": true, "entry": true, "param": tr
 // and name/value pairs (<property name="password" value="…"/>,
 // <param-name>/<param-value>).
 func scanXML(data []byte, c *collector) {
+	if bytes.IndexByte(data, '<') < 0 {
+		return // no element, no attribute: nothing to judge
+	}
 	lines := newLineIndex(data)
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = false

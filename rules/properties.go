@@ -47,34 +47,44 @@ func scanProperties(data []byte, c *collector) {
 }
 
 func hasKeyHint(line []byte) bool {
-	// Only the ASCII letters matter; fold them without allocating.
-	for _, h := range keyHints {
-		if indexFold(line, h) >= 0 {
-			return true
+	// One pass over the line, comparing at the bytes a hint starts with.
+	for i, c := range line {
+		if !hintStart[c] {
+			continue
+		}
+		for _, h := range keyHints {
+			if hasPrefixFold(line[i:], h) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// indexFold is bytes.Index, ignoring ASCII case; needle must be lower case.
-func indexFold(s, needle []byte) int {
-	n := len(needle)
-	for i := 0; i+n <= len(s); i++ {
-		j := 0
-		for ; j < n; j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != needle[j] {
-				break
-			}
+// hintStart marks the bytes, either case, that a key hint starts with.
+var hintStart = func() (t [256]bool) {
+	for _, h := range keyHints {
+		t[h[0]], t[h[0]-'a'+'A'] = true, true
+	}
+	return t
+}()
+
+// hasPrefixFold is bytes.HasPrefix, ignoring ASCII case; prefix must be
+// lower case.
+func hasPrefixFold(s, prefix []byte) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for j, p := range prefix {
+		c := s[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
-		if j == n {
-			return i
+		if c != p {
+			return false
 		}
 	}
-	return -1
+	return true
 }
 
 // forEachLogicalLine calls fn with every logical line of a properties file

@@ -24,6 +24,9 @@ func ScanYAML(data []byte) ([]Finding, error) {
 
 func scanYAML(data []byte, c *collector) {
 	forEachYAMLDocument(data, func(doc []byte, firstLine int) {
+		if !yamlHasEntries(doc) {
+			return
+		}
 		var n yaml.Node
 		if err := yaml.Unmarshal(doc, &n); err != nil {
 			c.fail(fmt.Errorf("malformed YAML document at line %d", firstLine))
@@ -32,6 +35,18 @@ func scanYAML(data []byte, c *collector) {
 		w := yamlWalker{c: c, lineOffset: firstLine - 1}
 		w.walk(&n, "", 0)
 	})
+}
+
+// yamlHasEntries reports whether a document can hold a mapping or a
+// sequence: without ':', '?', '-' or '[' it is a single scalar, which has
+// no key to judge, and is not parsed.
+func yamlHasEntries(doc []byte) bool {
+	for _, c := range []byte(":-[?") {
+		if bytes.IndexByte(doc, c) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // forEachYAMLDocument calls fn with each document of a YAML stream and the
