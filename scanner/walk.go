@@ -355,7 +355,9 @@ func readAll(r io.Reader, ra io.ReaderAt, size, max int64) ([]byte, error) {
 		}
 		return nil, err
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
+	// Room for the read that finds the end, so that a stream of the size
+	// announced is read without growing (and copying) the buffer.
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
 	n, err := io.Copy(buf, io.LimitReader(r, max+1))
 	if err != nil {
 		return nil, err
