@@ -209,9 +209,12 @@ func IsText(head []byte) bool {
 // every file.
 func (e *Engine) ScanFile(name string, data []byte) Result {
 	var c collector
+	bufp := lowerPool.Get().(*[]byte)
+	lower := asciiLower((*bufp)[:0], data)
+	defer func() { *bufp = lower[:0]; lowerPool.Put(bufp) }()
 	switch ConfigFormat(name) {
 	case FormatProperties:
-		scanProperties(data, &c)
+		scanProperties(data, lower, &c)
 	case FormatYAML:
 		scanYAML(data, &c)
 	case FormatKeyValue:
@@ -227,7 +230,7 @@ func (e *Engine) ScanFile(name string, data []byte) Result {
 	}
 	scanPrivateKeys(data, strings.Contains(name, ".docker/trust/private/"), &c)
 	scanURLs(data, &c)
-	e.gitleaks(name, data, &c)
+	e.gitleaks(name, data, lower, &c)
 	r := c.finish()
 	r.Findings = dedupe(r.Findings)
 	if isBundle(name) {
@@ -255,7 +258,7 @@ func (e *Engine) ScanCommand(cmd string) Result {
 	var c collector
 	scanCommand(cmd, &c)
 	scanURLs([]byte(cmd), &c)
-	e.gitleaks("", []byte(cmd), &c)
+	e.gitleaks("", []byte(cmd), nil, &c)
 	r := c.finish()
 	r.Findings = dedupe(r.Findings)
 	return r
@@ -266,7 +269,7 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 	var c collector
 	c.keyValue(RuleImageConfigSecret, key, value, 0)
 	scanURLs([]byte(value), &c)
-	e.gitleaks("", []byte(key+"="+value), &c)
+	e.gitleaks("", []byte(key+"="+value), nil, &c)
 	for i := range c.Findings {
 		c.Findings[i].Line = 0
 		if c.Findings[i].Key == "" {
@@ -278,12 +281,20 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 	return r
 }
 
-func (e *Engine) gitleaks(name string, data []byte, c *collector) {
-	if len(e.groups) == 0 || e.pathAllowed(name) {
+// gitleaks runs gitleaks' rules over a file; lower is its lower-cased
+// copy, or nil to make one if needed.
+func (e *Engine) gitleaks(name string, data, lower []byte, c *collector) {
+	if len(e.groups) == 0 {
 		return
 	}
 	if len(data) > wholeFile {
-		e.gitleaksWindows(name, data, c)
+		if lower == nil {
+			lower = asciiLower(nil, data)
+		}
+		e.gitleaksWindows(name, data, lower, c)
+		return
+	}
+	if e.pathAllowed(name) {
 		return
 	}
 	raw := string(data)

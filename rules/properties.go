@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"unicode/utf8"
 
 	"github.com/magiconair/properties"
@@ -20,18 +21,40 @@ var keyHints = [][]byte{[]byte("pass"), []byte("pwd"), []byte("secret"), []byte(
 // the last.
 func ScanProperties(data []byte) ([]Finding, error) {
 	var c collector
-	scanProperties(data, &c)
+	scanProperties(data, asciiLower(nil, data), &c)
 	r := c.finish()
 	return r.Findings, r.Err
 }
 
-func scanProperties(data []byte, c *collector) {
+// hintScanner finds the key hints in lower-cased text.
+var hintScanner = func() *keywordScanner {
+	hints := make([]string, len(keyHints))
+	for i, h := range keyHints {
+		hints[i] = string(h)
+	}
+	return newKeywordScanner(hints)
+}()
+
+// scanProperties reads data, whose lower-cased copy is lower.
+func scanProperties(data, lower []byte, c *collector) {
+	// Where the hints are, found in one pass; a logical line is parsed only
+	// if one starts within it (no hint holds a line break).
+	var hints []int
+	hintScanner.scan(lower, func(start, _ int) { hints = append(hints, start) })
+	if len(hints) == 0 {
+		return
+	}
+	sort.Ints(hints)
 	loader := properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
 	if !utf8.Valid(data) {
 		loader.Encoding = properties.ISO_8859_1
 	}
-	forEachLogicalLine(data, func(line []byte, lineNo int) {
-		if !hasKeyHint(line) {
+	next := 0
+	forEachLogicalLine(data, func(line []byte, lineNo, from, to int) {
+		for next < len(hints) && hints[next] < from {
+			next++
+		}
+		if next == len(hints) || hints[next] >= to {
 			return
 		}
 		p, err := loader.LoadBytes(line)
@@ -46,66 +69,31 @@ func scanProperties(data []byte, c *collector) {
 	})
 }
 
-func hasKeyHint(line []byte) bool {
-	// One pass over the line, comparing at the bytes a hint starts with.
-	for i, c := range line {
-		if !hintStart[c] {
-			continue
-		}
-		for _, h := range keyHints {
-			if hasPrefixFold(line[i:], h) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// hintStart marks the bytes, either case, that a key hint starts with.
-var hintStart = func() (t [256]bool) {
-	for _, h := range keyHints {
-		t[h[0]], t[h[0]-'a'+'A'] = true, true
-	}
-	return t
-}()
-
-// hasPrefixFold is bytes.HasPrefix, ignoring ASCII case; prefix must be
-// lower case.
-func hasPrefixFold(s, prefix []byte) bool {
-	if len(s) < len(prefix) {
-		return false
-	}
-	for j, p := range prefix {
-		c := s[j]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != p {
-			return false
-		}
-	}
-	return true
-}
-
 // forEachLogicalLine calls fn with every logical line of a properties file
-// that is not blank or a comment, and the number of its first physical line.
-// A line continues onto the next when it ends in an odd number of
-// backslashes; comment lines never continue.
-func forEachLogicalLine(data []byte, fn func(line []byte, lineNo int)) {
+// that is not blank or a comment (continued lines joined), the number of
+// its first physical line, and the byte range of its physical lines in
+// data. A line continues onto the next when it ends in an odd number of
+// backslashes; comment lines never continue. A logical line of one
+// physical line is a slice of data, not a copy.
+func forEachLogicalLine(data []byte, fn func(line []byte, lineNo, from, to int)) {
 	lineNo := 0
-	var logical []byte
-	start := 0
-	for len(data) > 0 {
+	var (
+		logical []byte
+		joined  bool // logical is a copy joining continued lines
+	)
+	start, from, at := 0, 0, 0
+	for at < len(data) {
 		var phys []byte
-		i := bytes.IndexAny(data, "\r\n")
+		physStart := at
+		i := indexLineEnd(data[at:])
 		if i < 0 {
-			phys, data = data, nil
+			phys, at = data[at:], len(data)
 		} else {
-			phys = data[:i]
-			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			phys = data[at : at+i]
+			if data[at+i] == '\r' && at+i+1 < len(data) && data[at+i+1] == '\n' {
 				i++
 			}
-			data = data[i+1:]
+			at += i + 1
 		}
 		lineNo++
 		if logical == nil {
@@ -113,21 +101,41 @@ func forEachLogicalLine(data []byte, fn func(line []byte, lineNo int)) {
 			if len(trimmed) == 0 || trimmed[0] == '#' || trimmed[0] == '!' {
 				continue
 			}
-			start = lineNo
-			logical = append(logical[:0:0], trimmed...)
+			start, from, joined = lineNo, physStart, false
+			logical = trimmed
 		} else {
-			logical = append(logical, '\n')
 			logical = append(logical, bytes.TrimLeft(phys, " \t\f")...)
 		}
 		if trailingBackslashes(phys)%2 == 1 {
+			// As Java joins them: the backslash, the line break and the
+			// next line's leading blanks go, in keys as in values.
+			if !joined {
+				logical, joined = append([]byte(nil), logical...), true
+			}
+			logical = logical[:len(logical)-1]
 			continue
 		}
-		fn(logical, start)
+		fn(logical, start, from, physStart+len(phys))
 		logical = nil
 	}
 	if logical != nil {
-		fn(logical, start)
+		fn(logical, start, from, len(data))
 	}
+}
+
+// indexLineEnd is the index of the first \r or \n in b, or -1.
+func indexLineEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		i = len(b)
+	}
+	if j := bytes.IndexByte(b[:i], '\r'); j >= 0 {
+		return j
+	}
+	if i == len(b) {
+		return -1
+	}
+	return i
 }
 
 func trailingBackslashes(b []byte) int {

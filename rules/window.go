@@ -151,11 +151,9 @@ func (e *Engine) pathAllowed(name string) bool {
 }
 
 // gitleaksWindows runs each rule group's detector on the windows of data
-// around its keyword hits, with lines counted in data.
-func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
-	bufp := lowerPool.Get().(*[]byte)
-	lower := asciiLower((*bufp)[:0], data)
-	defer func() { *bufp = lower[:0]; lowerPool.Put(bufp) }()
+// around its keyword hits, with lines counted in data; lower is data
+// lower-cased.
+func (e *Engine) gitleaksWindows(name string, data, lower []byte, c *collector) {
 
 	wins := make([][]window, len(e.groups))
 	e.keywords.scan(lower, func(start, pattern int) {
@@ -179,9 +177,18 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			wins[gi] = append(wins[gi], w)
 		}
 	})
+	// The path allowlists are matched only for a file with windows: most
+	// files have none, and matching costs more than the keyword pass.
+	checked := false
 	for gi, g := range e.groups {
 		if len(wins[gi]) == 0 {
 			continue
+		}
+		if !checked {
+			if e.pathAllowed(name) {
+				return
+			}
+			checked = true
 		}
 		line, at := 1, 0
 		for _, w := range mergeWindows(wins[gi]) {
