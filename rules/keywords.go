@@ -9,7 +9,7 @@ import "sort"
 // either walk a double-array trie (BobuSumisu's, which gitleaks uses, about
 // 160 MB/s here) or report leftmost non-overlapping matches from a
 // single-stream DFA (about 310 MB/s). This one is a dense DFA over byte
-// classes (about 40 of them: the bytes keywords use, and the rest), built
+// classes (about 40 of them: the bytes keyword prefixes use, and the rest), built
 // from the keywords' first prefixLen bytes only, so that its table stays
 // small enough for the L1 and L2 caches; the rest of a keyword is compared
 // where its prefix ends. A DFA step waits on the previous one's table load,
@@ -18,9 +18,11 @@ import "sort"
 type keywordScanner struct {
 	keywords []string
 	class    [256]uint8
-	nc       uint32
+	// Rows have 1<<shift columns, the classes rounded up to a power of
+	// two, so that a row offset turns back into its state with a shift.
+	shift uint
 	// trans holds, for each state and byte class, the next state's row
-	// offset (state × nc), with matchBit set when a prefix ends there.
+	// offset (state << shift), with matchBit set when a prefix ends there.
 	trans []uint32
 	// ends lists, per state, the keywords one of whose prefixes (or the
 	// keyword itself) ends there: the state's own and its suffix states'.
@@ -43,12 +45,15 @@ func newKeywordScanner(keywords []string) *keywordScanner {
 			used[kw[i]] = true
 		}
 	}
-	k.nc = 1 // class 0: bytes no prefix uses
+	nc := 1 // class 0: bytes no prefix uses
 	for b := range used {
 		if used[b] {
-			k.class[b] = uint8(k.nc)
-			k.nc++
+			k.class[b] = uint8(nc)
+			nc++
 		}
+	}
+	for 1<<k.shift < nc {
+		k.shift++
 	}
 	// The trie of prefixes; states are numbered in insertion order.
 	type node struct {
@@ -72,7 +77,7 @@ func newKeywordScanner(keywords []string) *keywordScanner {
 	}
 	// Breadth first, each state's missing transitions are its failure
 	// state's, and its ends include its failure state's.
-	nc := int(k.nc)
+	nc = 1 << k.shift
 	next := make([]int, len(nodes)*nc)
 	fail := make([]int, len(nodes))
 	queue := make([]int, 0, len(nodes))
@@ -98,7 +103,7 @@ func newKeywordScanner(keywords []string) *keywordScanner {
 	}
 	k.trans = make([]uint32, len(next))
 	for i, n := range next {
-		k.trans[i] = uint32(n * nc)
+		k.trans[i] = uint32(n << k.shift)
 		if len(nodes[n].ends) > 0 {
 			k.trans[i] |= matchBit
 		}
@@ -172,7 +177,7 @@ func (k *keywordScanner) walk(lower []byte, s uint32, from, to int, hit func(sta
 
 // report checks the keywords whose prefix ends at lower[end] in state s.
 func (k *keywordScanner) report(lower []byte, end int, s uint32, hit func(start, keyword int)) {
-	for _, ki := range k.ends[(s&^matchBit)/k.nc] {
+	for _, ki := range k.ends[(s&^matchBit)>>k.shift] {
 		kw := k.keywords[ki]
 		start := end + 1 - min(len(kw), prefixLen)
 		if len(kw) > prefixLen && (start+len(kw) > len(lower) || string(lower[start+prefixLen:start+len(kw)]) != kw[prefixLen:]) {

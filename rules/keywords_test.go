@@ -85,3 +85,27 @@ func BenchmarkKeywordScanner(b *testing.B) {
 		k.scan(data, func(int, int) { n++ })
 	}
 }
+
+// TestASCIILower checks the word-at-a-time lower-casing against the
+// byte-at-a-time rule on every byte value, at every alignment.
+func TestASCIILower(t *testing.T) {
+	var all []byte
+	for i := 0; i < 3; i++ {
+		for b := 0; b < 256; b++ {
+			all = append(all, byte(b))
+		}
+	}
+	for off := 0; off < 9; off++ {
+		in := all[off:]
+		got := asciiLower(nil, in)
+		for i, b := range in {
+			want := b
+			if 'A' <= b && b <= 'Z' {
+				want = b + 'a' - 'A'
+			}
+			if got[i] != want {
+				t.Fatalf("offset %d: byte %#x lowered to %#x, want %#x", off, b, got[i], want)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"sort"
 	"strings"
@@ -467,13 +468,26 @@ func indexByte(b []byte, c byte) int {
 	return strings.IndexByte(unsafe.String(unsafe.SliceData(b), len(b)), c)
 }
 
-// asciiLower appends data with ASCII letters lower-cased to dst.
+// asciiLower appends data with ASCII letters lower-cased to dst. It works
+// eight bytes at a time: for each byte b of a word, (b&0x7f)+0x3f has its
+// high bit set when b&0x7f >= 'A', and (b&0x7f)+0x25 when b&0x7f > 'Z' (no
+// sum carries into the next byte); where b itself is ASCII and the first
+// holds but not the second, 0x20 is added.
 func asciiLower(dst, data []byte) []byte {
 	if cap(dst) < len(data) {
 		dst = make([]byte, len(data))
 	}
 	dst = dst[:len(data)]
-	for i, b := range data {
+	const hi = 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(data); i += 8 {
+		w := binary.LittleEndian.Uint64(data[i:])
+		low7 := w &^ hi
+		upper := (low7 + 0x3f3f3f3f3f3f3f3f) &^ (low7 + 0x2525252525252525) &^ w & hi
+		binary.LittleEndian.PutUint64(dst[i:], w|upper>>2)
+	}
+	for ; i < len(data); i++ {
+		b := data[i]
 		if 'A' <= b && b <= 'Z' {
 			b += 'a' - 'A'
 		}
