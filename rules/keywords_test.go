@@ -35,7 +35,8 @@ func sortHits(h [][2]int) [][2]int {
 func TestKeywordScanner(t *testing.T) {
 	sets := map[string][]string{
 		"gitleaks": engine(t).keywords.keywords,
-		"nested":   {"ab", "abc", "abcd", "abcde", "abcdef", "bcd", "bcdefg", "cd", "d", "zzzzzz", "zzzzzzz", "a-b.c_d"},
+		"nested": {"ab", "abc", "abcd", "abcde", "abcdef", "bcd", "bcdefg", "cd", "d", "zzzzzz", "zzzzzzz", "a-b.c_d",
+			"abcdefghijklmnopqrstu", "abcdefghijklmnopqrsxx", "bcdefghijklmnopqrstuvw"}, // longer than prefixLen
 	}
 	r := rand.New(rand.NewSource(7))
 	for name, kws := range sets {
@@ -74,15 +75,27 @@ func TestKeywordScanner(t *testing.T) {
 	}
 }
 
+// BenchmarkKeywordScanner runs gitleaks' keywords over source-like text
+// dense in them (as the make bench image's is).
 func BenchmarkKeywordScanner(b *testing.B) {
 	e, _ := DefaultEngine()
-	data := []byte(strings.Repeat("function load(config) { const key = config.value; return user.token.list(index) }\n", 2000))
-	k := e.keywords
+	words := strings.Fields("function return const var let import export class public private static void " +
+		"config value name type data list map key index result error request response user service server client")
+	r := rand.New(rand.NewSource(1))
+	var text strings.Builder
+	for text.Len() < 4<<20 {
+		for w := 3 + r.Intn(9); w > 0; w-- {
+			text.WriteString(words[r.Intn(len(words))])
+			text.WriteByte(" .(,=_"[r.Intn(6)])
+		}
+		text.WriteByte('\n')
+	}
+	data := asciiLower(nil, []byte(text.String()))
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	n := 0
 	for i := 0; i < b.N; i++ {
-		k.scan(data, func(int, int) { n++ })
+		e.keywords.scan(data, func(int, int) { n++ })
 	}
 }
 
