@@ -51,6 +51,9 @@ func TestScanProperties(t *testing.T) {
 		{"key continued onto the next line, CRLF, upper case", "x=1\r\nAPP.\\\r\n  DB_PASSWORD=crlf-pw-1\r\nother=2\r\n", []want{
 			{"APP.DB_PASSWORD", "crlf-pw-1", RuleConfigSecret, 2},
 		}},
+		{"old Mac line ends", "a=1\rdb.password=cr-only-pw\rb=2", []want{
+			{"db.password", "cr-only-pw", RuleConfigSecret, 2},
+		}},
 		{"hint in a comment only", "# the password is elsewhere\nname=value-one\n", nil},
 		{"comment never continues", "# app.password=commented\\\napp.password=live-one\n", []want{
 			{"app.password", "live-one", RuleConfigSecret, 2},

@@ -50,11 +50,14 @@ func scanProperties(data, lower []byte, c *collector) {
 		loader.Encoding = properties.ISO_8859_1
 	}
 	next := 0
-	forEachLogicalLine(data, func(line []byte, lineNo, from, to int) {
+	hinted := func(from, to int) bool {
 		for next < len(hints) && hints[next] < from {
 			next++
 		}
-		if next == len(hints) || hints[next] >= to {
+		return next < len(hints) && hints[next] < to
+	}
+	forEachLogicalLine(data, hinted, func(line []byte, lineNo, from, to int) {
+		if !hinted(from, to) {
 			return
 		}
 		p, err := loader.LoadBytes(line)
@@ -74,37 +77,44 @@ func scanProperties(data, lower []byte, c *collector) {
 // its first physical line, and the byte range of its physical lines in
 // data. A line continues onto the next when it ends in an odd number of
 // backslashes; comment lines never continue. A logical line of one
-// physical line is a slice of data, not a copy.
-func forEachLogicalLine(data []byte, fn func(line []byte, lineNo, from, to int)) {
+// physical line is a slice of data, not a copy. wanted, when not nil, is
+// asked first about each line that is a logical line by itself; one it
+// does not want is passed over without being looked at.
+func forEachLogicalLine(data []byte, wanted func(from, to int) bool, fn func(line []byte, lineNo, from, to int)) {
 	lineNo := 0
 	var (
 		logical []byte
 		joined  bool // logical is a copy joining continued lines
 	)
+	hasCR := bytes.IndexByte(data, '\r') >= 0
 	start, from, at := 0, 0, 0
 	for at < len(data) {
-		var phys []byte
-		physStart := at
-		i := indexLineEnd(data[at:])
-		if i < 0 {
-			phys, at = data[at:], len(data)
-		} else {
-			phys = data[at : at+i]
-			if data[at+i] == '\r' && at+i+1 < len(data) && data[at+i+1] == '\n' {
-				i++
+		physStart, end, next := at, len(data), len(data)
+		if hasCR {
+			if i := indexLineEnd(data[at:]); i >= 0 {
+				end, next = at+i, at+i+1
+				if data[end] == '\r' && next < len(data) && data[next] == '\n' {
+					next++
+				}
 			}
-			at += i + 1
+		} else if i := bytes.IndexByte(data[at:], '\n'); i >= 0 {
+			end, next = at+i, at+i+1
 		}
+		at = next
 		lineNo++
+		phys := data[physStart:end]
+		if logical == nil && wanted != nil && (len(phys) == 0 || phys[len(phys)-1] != '\\') && !wanted(physStart, end) {
+			continue
+		}
 		if logical == nil {
-			trimmed := bytes.TrimLeft(phys, " \t\f")
+			trimmed := trimBlanks(phys)
 			if len(trimmed) == 0 || trimmed[0] == '#' || trimmed[0] == '!' {
 				continue
 			}
 			start, from, joined = lineNo, physStart, false
 			logical = trimmed
 		} else {
-			logical = append(logical, bytes.TrimLeft(phys, " \t\f")...)
+			logical = append(logical, trimBlanks(phys)...)
 		}
 		if trailingBackslashes(phys)%2 == 1 {
 			// As Java joins them: the backslash, the line break and the
@@ -115,12 +125,28 @@ func forEachLogicalLine(data []byte, fn func(line []byte, lineNo, from, to int))
 			logical = logical[:len(logical)-1]
 			continue
 		}
-		fn(logical, start, from, physStart+len(phys))
+		fn(logical, start, from, end)
 		logical = nil
 	}
 	if logical != nil {
 		fn(logical, start, from, len(data))
 	}
+}
+
+// trimBlanks drops the leading spaces, tabs and form feeds of a line.
+func trimBlanks(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\f') {
+		b = b[1:]
+	}
+	return b
+}
+
+func trailingBackslashes(b []byte) int {
+	n := 0
+	for i := len(b) - 1; i >= 0 && b[i] == '\\'; i-- {
+		n++
+	}
+	return n
 }
 
 // indexLineEnd is the index of the first \r or \n in b, or -1.
@@ -136,12 +162,4 @@ func indexLineEnd(b []byte) int {
 		return -1
 	}
 	return i
-}
-
-func trailingBackslashes(b []byte) int {
-	n := 0
-	for i := len(b) - 1; i >= 0 && b[i] == '\\'; i-- {
-		n++
-	}
-	return n
 }
