@@ -18,6 +18,7 @@ import (
 	glconfig "github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/logging"
+	glregexp "github.com/zricethezav/gitleaks/v8/regexp"
 )
 
 // rulesetVersion changes whenever peel's own detectors change what they
@@ -55,8 +56,14 @@ type Engine struct {
 // ruleGroup is a set of gitleaks rules run by one detector, and how its
 // keyword hits are gated.
 type ruleGroup struct {
-	det     *detect.Detector
-	generic bool // gate hits as gitleaks' generic-api-key needs them
+	det      *detect.Detector
+	generic  bool // gate hits as gitleaks' generic-api-key needs them
+	provider bool // gitleaks' own provider rules: gate hits by hitCounts
+	// For mayReport: per keyword, the regexps of the rules that have it;
+	// the paths of rules without a regexp; whether a rule needs neither.
+	byKeyword [][]*glregexp.Regexp
+	pathRules []*glregexp.Regexp
+	always    bool
 	// For the generic gate: the rule's entropy threshold, and the
 	// allowlists that drop a secret by itself.
 	entropy          float64

@@ -326,3 +326,30 @@ stopWords = ["qqqq"]
 		}
 	}
 }
+
+// TestCustomRulesOpenWindows: a team's own rule, whose regexp peel knows
+// nothing of, fires in a file scanned by windows as in a small one, even
+// where gitleaks' own rules' gates would stop its keyword (a short word
+// followed by no token).
+func TestCustomRulesOpenWindows(t *testing.T) {
+	cfg := `[extend]
+useDefault = true
+
+[[rules]]
+id = "acme-pin"
+description = "ACME door PIN"
+regex = '''pin: ([0-9]{6})'''
+keywords = ["pin"]
+`
+	e, err := NewEngine(EngineOptions{GitleaksConfig: []byte(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := strings.Repeat("the key of this map is the user name; pass the token list to the client.\n", 100)
+	for _, in := range []string{"door pin: 204817\n", noise + "door pin: 204817\n" + noise} {
+		r := e.ScanFile("/app/doors.txt", []byte(in))
+		if len(r.Findings) != 1 || r.Findings[0].RuleID != "gitleaks.acme-pin" || r.Findings[0].Secret != "204817" {
+			t.Errorf("%d bytes: findings %+v", len(in), r.Findings)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	glconfig "github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	glregexp "github.com/zricethezav/gitleaks/v8/regexp"
 )
 
 // Running gitleaks over a whole file runs every rule whose keyword occurs
@@ -52,11 +54,14 @@ func keywordList(keywords map[string]struct{}) []string {
 	return list
 }
 
-// splitRules makes two rule groups of a gitleaks config: the generic rules
-// (IDs starting "generic"), and all others. The generic group gets the
-// generic-api-key gate only while its rule is gitleaks' own.
+// splitRules makes up to three rule groups of a gitleaks config: gitleaks'
+// own provider rules, unchanged, whose keyword hits are gated by
+// hitCounts; the generic rules (IDs starting "generic"), gated by
+// genericGate while generic-api-key is gitleaks' own; and every other
+// rule (a team's own, or a built-in one changed), whose every keyword hit
+// opens a window, as nothing is known of its regexp.
 func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [][]bool) {
-	parts := [2]glconfig.Config{}
+	parts := [3]glconfig.Config{}
 	for i := range parts {
 		parts[i] = cfg
 		parts[i].Rules = map[string]glconfig.Rule{}
@@ -65,9 +70,12 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 	}
 	for _, id := range cfg.OrderedRules {
 		r := cfg.Rules[id]
-		p := &parts[0]
-		if strings.HasPrefix(id, "generic") {
+		p := &parts[2]
+		switch def, ok := defaults.Rules[id]; {
+		case strings.HasPrefix(id, "generic"):
 			p = &parts[1]
+		case ok && sameMatching(r, def):
+			p = &parts[0]
 		}
 		p.Rules[id] = r
 		p.OrderedRules = append(p.OrderedRules, id)
@@ -82,7 +90,7 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 		if len(p.Rules) == 0 {
 			continue
 		}
-		g := &ruleGroup{det: detect.NewDetector(p)}
+		g := &ruleGroup{det: detect.NewDetector(p), provider: i == 0}
 		for k := range p.Keywords {
 			all[k] = struct{}{}
 		}
@@ -105,7 +113,75 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 			_, inGroup[i][g] = set[k]
 		}
 	}
+	index := map[string]int{}
+	for i, k := range keywords {
+		index[k] = i
+	}
+	for _, g := range out {
+		g.byKeyword = make([][]*glregexp.Regexp, len(keywords))
+		for _, id := range g.det.Config.OrderedRules {
+			r := g.det.Config.Rules[id]
+			switch {
+			case r.Regex == nil:
+				if r.Path != nil {
+					g.pathRules = append(g.pathRules, r.Path)
+				}
+			case len(r.Keywords) == 0:
+				g.always = true
+			default:
+				for _, k := range r.Keywords {
+					ki := index[strings.ToLower(k)]
+					g.byKeyword[ki] = append(g.byKeyword[ki], r.Regex)
+				}
+			}
+		}
+	}
 	return out, newKeywordScanner(keywords), inGroup
+}
+
+// sameMatching reports whether a rule matches as the built-in one does:
+// same regexp, path, keywords, secret group and entropy (allowlists,
+// which only drop findings, aside).
+func sameMatching(r, def glconfig.Rule) bool {
+	str := func(re *glregexp.Regexp) string {
+		if re == nil {
+			return ""
+		}
+		return re.String()
+	}
+	return str(r.Regex) == str(def.Regex) && str(r.Path) == str(def.Path) && r.SecretGroup == def.SecretGroup &&
+		r.Entropy == def.Entropy && slices.Equal(r.Keywords, def.Keywords)
+}
+
+// mayReport tells whether gitleaks' detector could report anything in a
+// window (seg, and lowerSeg lower-cased): a rule of the group whose
+// keyword is in it has a regexp that matches it, or the group has rules
+// that need no keyword (pathMatched: a path-only rule matches the file's
+// path). The detector's own work per call (its logger, keyword map and
+// prefilter, per-rule allowlists) costs more than these regexps, on the
+// many windows of source code that hold a keyword and no secret.
+func (g *ruleGroup) mayReport(k *keywordScanner, seg string, lowerSeg []byte, pathMatched bool) bool {
+	if g.always || pathMatched {
+		return true
+	}
+	found := false
+	var tried []*glregexp.Regexp
+	k.scan(lowerSeg, func(_, ki int) {
+		if found {
+			return
+		}
+		for _, re := range g.byKeyword[ki] {
+			if slices.Contains(tried, re) {
+				continue
+			}
+			tried = append(tried, re)
+			if re.MatchString(seg) {
+				found = true
+				return
+			}
+		}
+	})
+	return found
 }
 
 // hoistPathAllowlists splits gitleaks' global allowlists for per-window
@@ -166,7 +242,7 @@ func (e *Engine) gitleaksWindows(name string, data, lower []byte, c *collector) 
 				continue
 			}
 			if g.generic && !g.genericGate(lower, data, start+len(kw)) ||
-				!g.generic && !hitCounts(lower, start, len(kw), contextWords[kw]) {
+				g.provider && !hitCounts(lower, start, len(kw), contextWords[kw]) {
 				continue
 			}
 			if !opened {
@@ -178,26 +254,34 @@ func (e *Engine) gitleaksWindows(name string, data, lower []byte, c *collector) 
 			wins[gi] = append(wins[gi], w)
 		}
 	})
-	// The path allowlists are matched only for a file with windows: most
-	// files have none, and matching costs more than the keyword pass.
+	// The path allowlists are matched only for a file with a window that
+	// may report: most files have none, and matching costs more than the
+	// keyword pass.
 	checked := false
 	for gi, g := range e.groups {
 		if len(wins[gi]) == 0 {
 			continue
 		}
-		if !checked {
-			if e.pathAllowed(name) {
-				return
-			}
-			checked = true
+		pathMatched := false
+		for _, p := range g.pathRules {
+			pathMatched = pathMatched || p.MatchString(name)
 		}
 		line, at := 1, 0
 		for _, w := range mergeWindows(wins[gi]) {
+			seg := unsafe.String(unsafe.SliceData(data[w.start:w.end]), w.end-w.start)
+			if !g.mayReport(e.keywords, seg, lower[w.start:w.end], pathMatched) {
+				continue
+			}
+			if !checked {
+				if e.pathAllowed(name) {
+					return
+				}
+				checked = true
+			}
 			line += countNewlines(data[at:w.start])
 			at = w.start
-			seg := data[w.start:w.end]
 			//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-			for _, f := range g.det.Detect(detect.Fragment{Raw: unsafe.String(unsafe.SliceData(seg), len(seg)), FilePath: name}) {
+			for _, f := range g.det.Detect(detect.Fragment{Raw: seg, FilePath: name}) {
 				e.addGitleaks(f.RuleID, f.Description, f.Tags, line+f.StartLine, strings.Clone(f.Secret), c)
 			}
 		}
