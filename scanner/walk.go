@@ -132,15 +132,15 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 		n = w.opts.MaxFileSize
 		w.skip(chain, "only the first %d bytes of this %d-byte file were scanned (--max-file-size)", n, size)
 	}
-	var (
-		data []byte
-		err  error
-	)
-	if ra != nil {
-		data, err = readAll(nil, io.NewSectionReader(ra, 0, n), n, n)
-	} else {
-		data, err = readAll(io.LimitReader(r, n), nil, n, n)
-	}
+	bufp := textPool.Get().(*[]byte)
+	data, err := readText((*bufp)[:0], r, ra, n)
+	defer func() {
+		// The rules keep no reference to the text (findings hold copies).
+		if cap(data) <= maxPooledText {
+			*bufp = data[:0]
+			textPool.Put(bufp)
+		}
+	}()
 	if err != nil {
 		w.skip(chain, "reading: %v", err)
 		return
@@ -340,6 +340,42 @@ func (w *walker) buffer(r io.Reader, size int64) (io.ReaderAt, func(), error) {
 		return nil, nil, err
 	}
 	return f, func() { f.Close() }, nil
+}
+
+// textPool holds the buffers text files are read into, so that scanning
+// thousands of files does not allocate (and clear) a buffer for each;
+// buffers over maxPooledText are left to the collector.
+var textPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledText = 4 << 20
+
+// readText reads the first n bytes of a file into dst (grown if need be):
+// through ra when not nil (a short read is an error), else from r, where
+// an early end of the stream only makes the text shorter.
+func readText(dst []byte, r io.Reader, ra io.ReaderAt, n int64) ([]byte, error) {
+	if int64(cap(dst)) < n {
+		dst = make([]byte, n)
+	}
+	dst = dst[:n]
+	if ra != nil {
+		m, err := ra.ReadAt(dst, 0)
+		if int64(m) == n {
+			return dst, nil
+		}
+		return dst[:0], err
+	}
+	m := 0
+	for m < len(dst) {
+		k, err := r.Read(dst[m:])
+		m += k
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return dst[:0], err
+		}
+	}
+	return dst[:m], nil
 }
 
 // readAll reads a whole file of the given size, refusing more than max.
