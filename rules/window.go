@@ -423,16 +423,22 @@ func secretAllowlists(lists ...[]*glconfig.Allowlist) []*glconfig.Allowlist {
 // entropy is the Shannon entropy of b in bits per byte, as gitleaks
 // measures a secret's.
 func entropy(b []byte) float64 {
-	var counts [256]int
+	if len(b) == 0 {
+		return 0
+	}
+	// Counted, then summed over b's own bytes (each counted once, its
+	// count cleared as it is taken): no pass over all 256 counters.
+	var counts [256]uint32
 	for _, c := range b {
 		counts[c]++
 	}
 	h := 0.0
 	n := float64(len(b))
-	for _, c := range counts {
-		if c > 0 {
-			p := float64(c) / n
+	for _, c := range b {
+		if k := counts[c]; k > 0 {
+			p := float64(k) / n
 			h -= p * math.Log2(p)
+			counts[c] = 0
 		}
 	}
 	return h
