@@ -10,15 +10,16 @@ import "sort"
 // 160 MB/s here) or report leftmost non-overlapping matches from a
 // single-stream DFA (about 310 MB/s). This one is a dense DFA over byte
 // classes (about 40 of them: the bytes keyword prefixes use, and the rest),
-// built from the keywords' first prefixLen bytes, the rest of a longer
-// keyword being compared where its prefix ends (prefixLen bounds the table
-// for a custom config of many long keywords; shorter prefixes were tried,
-// and the partial matches they report cost more than the smaller table
-// saves). A DFA step waits on the previous one's table load, so the text is
+// built from the keywords' first 16 bytes, the rest of a longer keyword
+// being compared where its prefix ends (the prefix bounds the table for a
+// custom config of many long keywords, and is shortened until the table
+// fits maxTable; shorter prefixes were tried for gitleaks' keywords, and
+// the partial matches they report cost more than the smaller table saves). A DFA step waits on the previous one's table load, so the text is
 // cut in four and the four parts are walked in one loop, their loads
 // overlapping: about 1.3 GB/s on source-like text.
 type keywordScanner struct {
 	keywords []string
+	plen     int // prefix length the DFA is built from
 	class    [256]uint8
 	// Rows have 1<<shift columns, the classes rounded up to a power of
 	// two, so that a row offset turns back into its state with a shift.
@@ -33,17 +34,32 @@ type keywordScanner struct {
 
 const (
 	prefixLen = 16
-	matchBit  = 1 << 31
+	// maxTable bounds the DFA's table (entries of 4 bytes).
+	maxTable = 4 << 20
+	matchBit = 1 << 31
 	// interleaveMin is the text length from which the four-way walk is
 	// worth its setup.
 	interleaveMin = 4 << 10
 )
 
 func newKeywordScanner(keywords []string) *keywordScanner {
-	k := &keywordScanner{keywords: keywords}
+	plen := prefixLen
+	for {
+		if k := buildKeywordScanner(keywords, plen); k != nil {
+			return k
+		}
+		plen /= 2
+	}
+}
+
+// buildKeywordScanner builds the DFA of the keywords' first plen bytes, or
+// returns nil if its table would be over maxTable entries (never for plen
+// 1: at most 256 states of 256 classes).
+func buildKeywordScanner(keywords []string, plen int) *keywordScanner {
+	k := &keywordScanner{keywords: keywords, plen: plen}
 	var used [256]bool
 	for _, kw := range keywords {
-		for i := 0; i < len(kw) && i < prefixLen; i++ {
+		for i := 0; i < len(kw) && i < plen; i++ {
 			used[kw[i]] = true
 		}
 	}
@@ -53,6 +69,12 @@ func newKeywordScanner(keywords []string) *keywordScanner {
 			k.class[b] = uint8(nc)
 			nc++
 		}
+	}
+	if nc > 256 { // every byte value is used: a class each
+		for b := range k.class {
+			k.class[b] = uint8(b)
+		}
+		nc = 256
 	}
 	for 1<<k.shift < nc {
 		k.shift++
@@ -65,7 +87,7 @@ func newKeywordScanner(keywords []string) *keywordScanner {
 	nodes := []node{{next: map[uint8]int{}}}
 	for i, kw := range keywords {
 		s := 0
-		for j := 0; j < len(kw) && j < prefixLen; j++ {
+		for j := 0; j < len(kw) && j < plen; j++ {
 			c := k.class[kw[j]]
 			n, ok := nodes[s].next[c]
 			if !ok {
@@ -76,6 +98,9 @@ func newKeywordScanner(keywords []string) *keywordScanner {
 			s = n
 		}
 		nodes[s].ends = append(nodes[s].ends, int32(i))
+	}
+	if plen > 1 && len(nodes)<<k.shift > maxTable {
+		return nil
 	}
 	// Breadth first, each state's missing transitions are its failure
 	// state's, and its ends include its failure state's.
@@ -128,9 +153,9 @@ func (k *keywordScanner) scan(lower []byte, hit func(start, keyword int)) {
 		return
 	}
 	// Part j reports the prefixes ending in [j*q, (j+1)*q); parts 1 to 3
-	// start prefixLen-1 bytes early to enter their first byte in the state
-	// the whole text's walk would be in (no prefix is longer).
-	const warm = prefixLen - 1
+	// start plen-1 bytes early to enter their first byte in the state the
+	// whole text's walk would be in (no prefix is longer).
+	warm := k.plen - 1
 	q := n / 4
 	a1, a2, a3 := q-warm, 2*q-warm, 3*q-warm
 	trans, cls := k.trans, &k.class
@@ -181,8 +206,8 @@ func (k *keywordScanner) walk(lower []byte, s uint32, from, to int, hit func(sta
 func (k *keywordScanner) report(lower []byte, end int, s uint32, hit func(start, keyword int)) {
 	for _, ki := range k.ends[(s&^matchBit)>>k.shift] {
 		kw := k.keywords[ki]
-		start := end + 1 - min(len(kw), prefixLen)
-		if len(kw) > prefixLen && (start+len(kw) > len(lower) || string(lower[start+prefixLen:start+len(kw)]) != kw[prefixLen:]) {
+		start := end + 1 - min(len(kw), k.plen)
+		if len(kw) > k.plen && (start+len(kw) > len(lower) || string(lower[start+k.plen:start+len(kw)]) != kw[k.plen:]) {
 			continue
 		}
 		hit(start, int(ki))

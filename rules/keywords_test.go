@@ -122,3 +122,54 @@ func TestASCIILower(t *testing.T) {
 		}
 	}
 }
+
+// TestKeywordScannerBounds: a keyword set whose DFA would be too large is
+// built from shorter prefixes, and one that uses every byte value still
+// gets a class per byte; both find what plain search finds.
+func TestKeywordScannerBounds(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	var many []string
+	seen := map[string]bool{}
+	for len(many) < 30000 {
+		b := make([]byte, 12+r.Intn(10))
+		for i := range b {
+			b[i] = byte('a' + r.Intn(26))
+		}
+		if !seen[string(b)] {
+			seen[string(b)] = true
+			many = append(many, string(b))
+		}
+	}
+	var everyByte []string
+	for b := 0; b < 256; b++ {
+		everyByte = append(everyByte, string([]byte{byte(b), 'x'}))
+	}
+	for name, kws := range map[string][]string{"many long": many, "every byte": everyByte} {
+		k := newKeywordScanner(kws)
+		if len(k.trans) > maxTable {
+			t.Errorf("%s: table of %d entries", name, len(k.trans))
+		}
+		var b strings.Builder
+		for b.Len() < 3*interleaveMin {
+			if r.Intn(3) == 0 {
+				b.WriteString(kws[r.Intn(len(kws))])
+			} else {
+				b.WriteByte(byte(r.Intn(256)))
+			}
+		}
+		text := b.String()
+		var got [][2]int
+		k.scan([]byte(text), func(start, ki int) { got = append(got, [2]int{start, ki}) })
+		got = sortHits(got)
+		want := naiveHits(text, kws)
+		if len(got) != len(want) {
+			t.Fatalf("%s (prefixes of %d): %d hits, plain search %d", name, k.plen, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s: hit %d is %v, plain search %v", name, i, got[i], want[i])
+			}
+		}
+		t.Logf("%s: prefixes of %d bytes, %d table entries", name, k.plen, len(k.trans))
+	}
+}
