@@ -315,11 +315,21 @@ func (p *pooledInflater) Close() error {
 // beyond.
 func (w *walker) buffer(r io.Reader, size int64) (io.ReaderAt, func(), error) {
 	if size >= 0 && size <= w.opts.MemoryBuffer {
-		data, err := readAll(r, nil, size, w.opts.MemoryBuffer)
+		bufp := archivePool.Get().(*[]byte)
+		data, err := readInto(*bufp, r, size, w.opts.MemoryBuffer)
+		release := func() {
+			// Members were read out of the archive (copied) or scanned in
+			// place before release: nothing refers to it any more.
+			if cap(data) <= maxPooledArchive {
+				*bufp = data[:0]
+				archivePool.Put(bufp)
+			}
+		}
 		if err != nil {
+			release()
 			return nil, nil, err
 		}
-		return bytes.NewReader(data), func() {}, nil
+		return bytes.NewReader(data), release, nil
 	}
 	f, err := os.CreateTemp(w.opts.TempDir, "peel-spill-*")
 	if err != nil {
@@ -391,15 +401,31 @@ func readAll(r io.Reader, ra io.ReaderAt, size, max int64) ([]byte, error) {
 		}
 		return nil, err
 	}
+	return readInto(nil, r, size, max)
+}
+
+// archivePool holds the buffers archives are read into; buffers over
+// maxPooledArchive are left to the collector.
+var archivePool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledArchive = 16 << 20
+
+// readInto reads a stream of the given size (what it announces) into dst's
+// storage (replaced if too small), refusing more than max; the result may
+// be shorter or longer than size, as the stream is.
+func readInto(dst []byte, r io.Reader, size, max int64) ([]byte, error) {
 	// Room for the read that finds the end, so that a stream of the size
 	// announced is read without growing (and copying) the buffer.
-	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	if int64(cap(dst)) < size+bytes.MinRead {
+		dst = make([]byte, 0, size+bytes.MinRead)
+	}
+	buf := bytes.NewBuffer(dst[:0])
 	n, err := io.Copy(buf, io.LimitReader(r, max+1))
 	if err != nil {
-		return nil, err
+		return buf.Bytes()[:0], err
 	}
 	if n > max {
-		return nil, errLimit
+		return buf.Bytes()[:0], errLimit
 	}
 	return buf.Bytes(), nil
 }
