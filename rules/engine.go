@@ -68,6 +68,7 @@ type ruleGroup struct {
 	// allowlists that drop a secret by itself.
 	entropy          float64
 	secretAllowlists []*glconfig.Allowlist
+	lettersOnly      bool // secretAllowlists drop secrets of letters and "_.-" only
 }
 
 var silenceGitleaks sync.Once

@@ -102,6 +102,9 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 				own.Regex.String() == def.Regex.String() && own.Entropy == def.Entropy && own.SecretGroup == def.SecretGroup
 			g.entropy = own.Entropy
 			g.secretAllowlists = secretAllowlists(own.Allowlists, cfg.Allowlists)
+			g.lettersOnly = slices.ContainsFunc(g.secretAllowlists, func(a *glconfig.Allowlist) bool {
+				return slices.ContainsFunc(a.Regexes, func(re *glregexp.Regexp) bool { return re.String() == lettersOnlyRegexp })
+			})
 		}
 		out = append(out, g)
 	}
@@ -338,10 +341,12 @@ func (g *ruleGroup) genericGate(lower, data []byte, from int) bool {
 		return false
 	}
 	for s := i; s >= first; s-- {
-		if !secretShape(data[s:j]) || entropy(data[s:j]) <= g.entropy-1e-9 {
+		sec := data[s:j]
+		if !secretShape(sec) || g.lettersOnly && isLettersOnly(sec) || entropy(sec) <= g.entropy-1e-9 {
 			continue
 		}
-		if !g.secretAllowed(string(data[s:j])) {
+		// The string does not outlive the allowlist checks.
+		if !g.secretAllowed(unsafe.String(unsafe.SliceData(sec), len(sec))) {
 			return true
 		}
 	}
@@ -378,6 +383,19 @@ func isAlnum(b byte) bool {
 func isSecretByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
 		b == '_' || b == '.' || b == '-' || b == '=' || b == '+' || b == '/'
+}
+
+// lettersOnlyRegexp is generic-api-key's allowlist of secrets made of
+// letters and "_.-" only; isLettersOnly is the same test without a regexp.
+const lettersOnlyRegexp = `^[a-zA-Z_.-]+$`
+
+func isLettersOnly(b []byte) bool {
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // secretAllowed reports a secret that one of the group's secret
@@ -426,22 +444,38 @@ func entropy(b []byte) float64 {
 	if len(b) == 0 {
 		return 0
 	}
-	// Counted, then summed over b's own bytes (each counted once, its
-	// count cleared as it is taken): no pass over all 256 counters.
+	// H = log2(n) - Σ k·log2(k) / n over the counts k, summed over b's own
+	// bytes (each count cleared as it is taken): no pass over all 256
+	// counters, and the k·log2(k) from a table for the short strings
+	// secrets are.
 	var counts [256]uint32
 	for _, c := range b {
 		counts[c]++
 	}
-	h := 0.0
-	n := float64(len(b))
+	sum := 0.0
 	for _, c := range b {
 		if k := counts[c]; k > 0 {
-			p := float64(k) / n
-			h -= p * math.Log2(p)
+			sum += kLog2K(k)
 			counts[c] = 0
 		}
 	}
-	return h
+	n := len(b)
+	return kLog2K(uint32(n))/float64(n) - sum/float64(n)
+}
+
+// kLog2Table holds k·log2(k) for small k.
+var kLog2Table = func() (t [1024]float64) {
+	for k := 1; k < len(t); k++ {
+		t[k] = float64(k) * math.Log2(float64(k))
+	}
+	return t
+}()
+
+func kLog2K(k uint32) float64 {
+	if int(k) < len(kLog2Table) {
+		return kLog2Table[k]
+	}
+	return float64(k) * math.Log2(float64(k))
 }
 
 // hitCounts decides whether a keyword hit at lower[start:start+n] can start

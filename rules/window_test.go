@@ -3,6 +3,7 @@ package rules
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"math"
 	"math/rand"
 	"sort"
 	"strings"
@@ -150,5 +151,28 @@ func TestGenericGateIsNecessary(t *testing.T) {
 	t.Logf("%d lines reported by the rule, %d passed the gate", fired, passed)
 	if fired < 1000 {
 		t.Errorf("only %d lines reported by the rule: the generator does not exercise it", fired)
+	}
+}
+
+// TestEntropy compares the table-driven entropy with the textbook sum.
+func TestEntropy(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for n := 1; n < 1500; n += 1 + n/7 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Intn(1 + r.Intn(256)))
+		}
+		counts := map[byte]int{}
+		for _, c := range b {
+			counts[c]++
+		}
+		want := 0.0
+		for _, k := range counts {
+			p := float64(k) / float64(n)
+			want -= p * math.Log2(p)
+		}
+		if got := entropy(b); math.Abs(got-want) > 1e-9 {
+			t.Errorf("%d bytes: entropy %v, want %v", n, got, want)
+		}
 	}
 }
