@@ -17,13 +17,15 @@ import (
 type lineIndex []int // offsets at which lines start
 
 func newLineIndex(data []byte) lineIndex {
-	idx := lineIndex{0}
-	for i, b := range data {
-		if b == '\n' {
-			idx = append(idx, i+1)
+	idx := make(lineIndex, 1, bytes.Count(data, []byte{'\n'})+1)
+	for at := 0; ; {
+		i := bytes.IndexByte(data[at:], '\n')
+		if i < 0 {
+			return idx
 		}
+		at += i + 1
+		idx = append(idx, at)
 	}
-	return idx
 }
 
 func (l lineIndex) line(off int) int {
@@ -203,8 +205,8 @@ var jsonManifests = map[string]bool{"package.json": true, "package-lock.json": t
 // scanJSON reads JSON: string values under secret-named keys, and Docker's
 // config.json credentials (auths.REGISTRY.auth is base64 of user:password).
 func scanJSON(name string, data []byte, c *collector) {
-	if jsonManifests[strings.ToLower(path.Base(name))] {
-		return
+	if jsonManifests[strings.ToLower(path.Base(name))] || bytes.IndexByte(data, '{') < 0 {
+		return // a manifest, or no object: no key to judge
 	}
 	lines := newLineIndex(data)
 	dec := json.NewDecoder(bytes.NewReader(data))
