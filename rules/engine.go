@@ -217,12 +217,9 @@ func IsText(head []byte) bool {
 // every file.
 func (e *Engine) ScanFile(name string, data []byte) Result {
 	var c collector
-	bufp := lowerPool.Get().(*[]byte)
-	lower := asciiLower((*bufp)[:0], data)
-	defer func() { *bufp = lower[:0]; lowerPool.Put(bufp) }()
 	switch ConfigFormat(name) {
 	case FormatProperties:
-		scanProperties(data, lower, &c)
+		scanProperties(data, &c)
 	case FormatYAML:
 		scanYAML(data, &c)
 	case FormatKeyValue:
@@ -238,7 +235,7 @@ func (e *Engine) ScanFile(name string, data []byte) Result {
 	}
 	scanPrivateKeys(data, strings.Contains(name, ".docker/trust/private/"), &c)
 	scanURLs(data, &c)
-	e.gitleaks(name, data, lower, &c)
+	e.gitleaks(name, data, &c)
 	r := c.finish()
 	r.Findings = dedupe(r.Findings)
 	if isBundle(name) {
@@ -266,7 +263,7 @@ func (e *Engine) ScanCommand(cmd string) Result {
 	var c collector
 	scanCommand(cmd, &c)
 	scanURLs([]byte(cmd), &c)
-	e.gitleaks("", []byte(cmd), nil, &c)
+	e.gitleaks("", []byte(cmd), &c)
 	r := c.finish()
 	r.Findings = dedupe(r.Findings)
 	return r
@@ -277,7 +274,7 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 	var c collector
 	c.keyValue(RuleImageConfigSecret, key, value, 0)
 	scanURLs([]byte(value), &c)
-	e.gitleaks("", []byte(key+"="+value), nil, &c)
+	e.gitleaks("", []byte(key+"="+value), &c)
 	for i := range c.Findings {
 		c.Findings[i].Line = 0
 		if c.Findings[i].Key == "" {
@@ -289,17 +286,13 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 	return r
 }
 
-// gitleaks runs gitleaks' rules over a file; lower is its lower-cased
-// copy, or nil to make one if needed.
-func (e *Engine) gitleaks(name string, data, lower []byte, c *collector) {
+// gitleaks runs gitleaks' rules over a file.
+func (e *Engine) gitleaks(name string, data []byte, c *collector) {
 	if len(e.groups) == 0 {
 		return
 	}
 	if len(data) > wholeFile {
-		if lower == nil {
-			lower = asciiLower(nil, data)
-		}
-		e.gitleaksWindows(name, data, lower, c)
+		e.gitleaksWindows(name, data, c)
 		return
 	}
 	if e.pathAllowed(name) {

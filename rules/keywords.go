@@ -3,7 +3,9 @@ package rules
 import "sort"
 
 // keywordScanner finds every occurrence, overlapping ones included, of a
-// set of lower-case keywords in lower-cased text. It is the prefilter in
+// set of lower-case keywords in text, ignoring ASCII case (upper-case
+// letters share their lower-case letter's byte class, so the text is not
+// lower-cased first). It is the prefilter in
 // front of gitleaks' rules and runs over every byte of every text file, so
 // it is written for speed, by hand: the Aho-Corasick libraries at hand
 // either walk a double-array trie (BobuSumisu's, which gitleaks uses, about
@@ -76,6 +78,9 @@ func buildKeywordScanner(keywords []string, plen int) *keywordScanner {
 		}
 		nc = 256
 	}
+	for b := 'A'; b <= 'Z'; b++ {
+		k.class[b] = k.class[b+'a'-'A']
+	}
 	for 1<<k.shift < nc {
 		k.shift++
 	}
@@ -145,11 +150,11 @@ func buildKeywordScanner(keywords []string, plen int) *keywordScanner {
 }
 
 // scan calls hit with the start offset and keyword index of every keyword
-// occurrence in lower, in no particular order.
-func (k *keywordScanner) scan(lower []byte, hit func(start, keyword int)) {
-	n := len(lower)
+// occurrence in text, in no particular order.
+func (k *keywordScanner) scan(text []byte, hit func(start, keyword int)) {
+	n := len(text)
 	if n < interleaveMin {
-		k.walk(lower, 0, 0, n, hit)
+		k.walk(text, 0, 0, n, hit)
 		return
 	}
 	// Part j reports the prefixes ending in [j*q, (j+1)*q); parts 1 to 3
@@ -161,13 +166,13 @@ func (k *keywordScanner) scan(lower []byte, hit func(start, keyword int)) {
 	trans, cls := k.trans, &k.class
 	var s0, s1, s2, s3 uint32
 	for i := 0; i < warm; i++ {
-		s1 = trans[s1&^matchBit+uint32(cls[lower[a1+i]])]
-		s2 = trans[s2&^matchBit+uint32(cls[lower[a2+i]])]
-		s3 = trans[s3&^matchBit+uint32(cls[lower[a3+i]])]
+		s1 = trans[s1&^matchBit+uint32(cls[text[a1+i]])]
+		s2 = trans[s2&^matchBit+uint32(cls[text[a2+i]])]
+		s3 = trans[s3&^matchBit+uint32(cls[text[a3+i]])]
 	}
 	// All four parts run q bytes in lockstep from their reporting starts;
 	// part 3 then finishes the text.
-	p0, p1, p2, p3 := lower[0:q], lower[q:2*q], lower[2*q:3*q], lower[3*q:4*q]
+	p0, p1, p2, p3 := text[0:q], text[q:2*q], text[2*q:3*q], text[3*q:4*q]
 	for i := 0; i < q; i++ {
 		s0 = trans[s0&^matchBit+uint32(cls[p0[i]])]
 		s1 = trans[s1&^matchBit+uint32(cls[p1[i]])]
@@ -175,41 +180,62 @@ func (k *keywordScanner) scan(lower []byte, hit func(start, keyword int)) {
 		s3 = trans[s3&^matchBit+uint32(cls[p3[i]])]
 		if (s0|s1|s2|s3)&matchBit != 0 {
 			if s0&matchBit != 0 {
-				k.report(lower, i, s0, hit)
+				k.report(text, i, s0, hit)
 			}
 			if s1&matchBit != 0 {
-				k.report(lower, q+i, s1, hit)
+				k.report(text, q+i, s1, hit)
 			}
 			if s2&matchBit != 0 {
-				k.report(lower, 2*q+i, s2, hit)
+				k.report(text, 2*q+i, s2, hit)
 			}
 			if s3&matchBit != 0 {
-				k.report(lower, 3*q+i, s3, hit)
+				k.report(text, 3*q+i, s3, hit)
 			}
 		}
 	}
-	k.walk(lower, s3, 4*q, n, hit)
+	k.walk(text, s3, 4*q, n, hit)
 }
 
-// walk runs the DFA from state s over lower[from:to].
-func (k *keywordScanner) walk(lower []byte, s uint32, from, to int, hit func(start, keyword int)) {
+// walk runs the DFA from state s over text[from:to].
+func (k *keywordScanner) walk(text []byte, s uint32, from, to int, hit func(start, keyword int)) {
 	trans, cls := k.trans, &k.class
 	for i := from; i < to; i++ {
-		s = trans[s&^matchBit+uint32(cls[lower[i]])]
+		s = trans[s&^matchBit+uint32(cls[text[i]])]
 		if s&matchBit != 0 {
-			k.report(lower, i, s, hit)
+			k.report(text, i, s, hit)
 		}
 	}
 }
 
-// report checks the keywords whose prefix ends at lower[end] in state s.
-func (k *keywordScanner) report(lower []byte, end int, s uint32, hit func(start, keyword int)) {
+// report checks the keywords whose prefix ends at text[end] in state s.
+func (k *keywordScanner) report(text []byte, end int, s uint32, hit func(start, keyword int)) {
 	for _, ki := range k.ends[(s&^matchBit)>>k.shift] {
 		kw := k.keywords[ki]
 		start := end + 1 - min(len(kw), k.plen)
-		if len(kw) > k.plen && (start+len(kw) > len(lower) || string(lower[start+k.plen:start+len(kw)]) != kw[k.plen:]) {
+		if len(kw) > k.plen && (start+len(kw) > len(text) || !equalFold(text[start+k.plen:start+len(kw)], kw[k.plen:])) {
 			continue
 		}
 		hit(start, int(ki))
 	}
+}
+
+// equalFold reports whether b is s, ignoring ASCII case; s is lower case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if lowerASCII(b[i]) != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII lower-cases an ASCII letter, and leaves any other byte.
+func lowerASCII(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }

@@ -21,12 +21,12 @@ var keyHints = [][]byte{[]byte("pass"), []byte("pwd"), []byte("secret"), []byte(
 // the last.
 func ScanProperties(data []byte) ([]Finding, error) {
 	var c collector
-	scanProperties(data, asciiLower(nil, data), &c)
+	scanProperties(data, &c)
 	r := c.finish()
 	return r.Findings, r.Err
 }
 
-// hintScanner finds the key hints in lower-cased text.
+// hintScanner finds the key hints, in either case.
 var hintScanner = func() *keywordScanner {
 	hints := make([]string, len(keyHints))
 	for i, h := range keyHints {
@@ -35,12 +35,11 @@ var hintScanner = func() *keywordScanner {
 	return newKeywordScanner(hints)
 }()
 
-// scanProperties reads data, whose lower-cased copy is lower.
-func scanProperties(data, lower []byte, c *collector) {
+func scanProperties(data []byte, c *collector) {
 	// Where the hints are, found in one pass; a logical line is parsed only
 	// if one starts within it (no hint holds a line break).
 	var hints []int
-	hintScanner.scan(lower, func(start, _ int) { hints = append(hints, start) })
+	hintScanner.scan(data, func(start, _ int) { hints = append(hints, start) })
 	if len(hints) == 0 {
 		return
 	}

@@ -2,12 +2,10 @@ package rules
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"unsafe"
 
 	glconfig "github.com/zricethezav/gitleaks/v8/config"
@@ -41,8 +39,6 @@ var contextWords = map[string]bool{
 }
 
 type window struct{ start, end int }
-
-var lowerPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // keywordList is gitleaks' keywords, lower-cased and sorted.
 func keywordList(keywords map[string]struct{}) []string {
@@ -163,13 +159,13 @@ func sameMatching(r, def glconfig.Rule) bool {
 // path). The detector's own work per call (its logger, keyword map and
 // prefilter, per-rule allowlists) costs more than these regexps, on the
 // many windows of source code that hold a keyword and no secret.
-func (g *ruleGroup) mayReport(k *keywordScanner, seg string, lowerSeg []byte, pathMatched bool) bool {
+func (g *ruleGroup) mayReport(k *keywordScanner, seg string, segBytes []byte, pathMatched bool) bool {
 	if g.always || pathMatched {
 		return true
 	}
 	found := false
 	var tried []*glregexp.Regexp
-	k.scan(lowerSeg, func(_, ki int) {
+	k.scan(segBytes, func(_, ki int) {
 		if found {
 			return
 		}
@@ -231,12 +227,11 @@ func (e *Engine) pathAllowed(name string) bool {
 }
 
 // gitleaksWindows runs each rule group's detector on the windows of data
-// around its keyword hits, with lines counted in data; lower is data
-// lower-cased.
-func (e *Engine) gitleaksWindows(name string, data, lower []byte, c *collector) {
+// around its keyword hits, with lines counted in data.
+func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 
 	wins := make([][]window, len(e.groups))
-	e.keywords.scan(lower, func(start, pattern int) {
+	e.keywords.scan(data, func(start, pattern int) {
 		kw := e.keywords.keywords[pattern]
 		var w window
 		opened := false
@@ -244,14 +239,14 @@ func (e *Engine) gitleaksWindows(name string, data, lower []byte, c *collector) 
 			if !e.inGroup[pattern][gi] {
 				continue
 			}
-			if g.generic && !g.genericGate(lower, data, start+len(kw)) ||
-				g.provider && !hitCounts(lower, start, len(kw), contextWords[kw]) {
+			if g.generic && !g.genericGate(data, start+len(kw)) ||
+				g.provider && !hitCounts(data, start, len(kw), contextWords[kw]) {
 				continue
 			}
 			if !opened {
 				w, opened = lineWindow(data, start, start+len(kw)), true
 				if kw == "-----begin" {
-					w.end = pemEnd(lower, w.end)
+					w.end = pemEnd(data, w.end)
 				}
 			}
 			wins[gi] = append(wins[gi], w)
@@ -272,7 +267,7 @@ func (e *Engine) gitleaksWindows(name string, data, lower []byte, c *collector) 
 		line, at := 1, 0
 		for _, w := range mergeWindows(wins[gi]) {
 			seg := unsafe.String(unsafe.SliceData(data[w.start:w.end]), w.end-w.start)
-			if !g.mayReport(e.keywords, seg, lower[w.start:w.end], pathMatched) {
+			if !g.mayReport(e.keywords, seg, data[w.start:w.end], pathMatched) {
 				continue
 			}
 			if !checked {
@@ -307,10 +302,10 @@ func (e *Engine) gitleaksWindows(name string, data, lower []byte, c *collector) 
 // looks at the secret alone (the rule's "only letters" regexp and
 // stopwords, gitleaks' global ones). A run that reaches the window's
 // reach passes: there the window's end is a terminator too.
-func (g *ruleGroup) genericGate(lower, data []byte, from int) bool {
+func (g *ruleGroup) genericGate(data []byte, from int) bool {
 	i := from
-	for limit := min(len(lower), from+24); i < limit; i++ {
-		b := lower[i]
+	for limit := min(len(data), from+24); i < limit; i++ {
+		b := lowerASCII(data[i])
 		if b == '=' || b == ':' || b == '>' || b == ',' || b == '|' || b == '?' {
 			break
 		}
@@ -319,7 +314,7 @@ func (g *ruleGroup) genericGate(lower, data []byte, from int) bool {
 			return false
 		}
 	}
-	if i >= len(lower) || i >= from+24 {
+	if i >= len(data) || i >= from+24 {
 		return false
 	}
 	op := i
@@ -478,10 +473,10 @@ func kLog2K(k uint32) float64 {
 	return float64(k) * math.Log2(float64(k))
 }
 
-// hitCounts decides whether a keyword hit at lower[start:start+n] can start
+// hitCounts decides whether a keyword hit at data[start:start+n] can start
 // a secret.
-func hitCounts(lower []byte, start, n int, context bool) bool {
-	after := lower[start+n : min(len(lower), start+n+64)]
+func hitCounts(data []byte, start, n int, context bool) bool {
+	after := data[start+n : min(len(data), start+n+64)]
 	if context {
 		for i, b := range after[:min(len(after), 40)] {
 			switch b {
@@ -500,10 +495,10 @@ func hitCounts(lower []byte, start, n int, context bool) bool {
 	return idRun(after) >= 16 || n >= 8
 }
 
-// idRun is the length of the run of [a-z0-9_-] at the start of b.
+// idRun is the length of the run of [a-zA-Z0-9_-] at the start of b.
 func idRun(b []byte) int {
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+		if !(isAlnum(c) || c == '_' || c == '-') {
 			return i
 		}
 	}
@@ -520,7 +515,7 @@ func skipSpace(b []byte) []byte {
 // tokenRun is the length of the run of token characters at the start of b.
 func tokenRun(b []byte) int {
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '/' || c == '+' || c == '=') {
+		if !(isAlnum(c) || c == '_' || c == '-' || c == '.' || c == '/' || c == '+' || c == '=') {
 			return i
 		}
 	}
@@ -548,18 +543,23 @@ func lineWindow(data []byte, start, end int) window {
 }
 
 // pemEnd extends a window holding "-----begin" past the next "-----end"
-// line, within maxPEMBlock.
-func pemEnd(lower []byte, from int) int {
-	limit := min(len(lower), from+maxPEMBlock)
-	i := strings.Index(unsafe.String(unsafe.SliceData(lower[from:limit]), limit-from), "-----end")
-	if i < 0 {
-		return limit
+// line (either case), within maxPEMBlock.
+func pemEnd(data []byte, from int) int {
+	limit := min(len(data), from+maxPEMBlock)
+	for at := from; ; {
+		i := bytes.Index(data[at:limit], []byte("-----"))
+		if i < 0 {
+			return limit
+		}
+		at += i + 5
+		if at+3 <= limit && equalFold(data[at:at+3], "end") {
+			end := at
+			for end < len(data) && data[end] != '\n' {
+				end++
+			}
+			return end
+		}
 	}
-	end := from + i
-	for end < len(lower) && lower[end] != '\n' {
-		end++
-	}
-	return end
 }
 
 func mergeWindows(ws []window) []window {
@@ -590,32 +590,4 @@ func countNewlines(b []byte) int {
 
 func indexByte(b []byte, c byte) int {
 	return strings.IndexByte(unsafe.String(unsafe.SliceData(b), len(b)), c)
-}
-
-// asciiLower appends data with ASCII letters lower-cased to dst. It works
-// eight bytes at a time: for each byte b of a word, (b&0x7f)+0x3f has its
-// high bit set when b&0x7f >= 'A', and (b&0x7f)+0x25 when b&0x7f > 'Z' (no
-// sum carries into the next byte); where b itself is ASCII and the first
-// holds but not the second, 0x20 is added.
-func asciiLower(dst, data []byte) []byte {
-	if cap(dst) < len(data) {
-		dst = make([]byte, len(data))
-	}
-	dst = dst[:len(data)]
-	const hi = 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(data); i += 8 {
-		w := binary.LittleEndian.Uint64(data[i:])
-		low7 := w &^ hi
-		upper := (low7 + 0x3f3f3f3f3f3f3f3f) &^ (low7 + 0x2525252525252525) &^ w & hi
-		binary.LittleEndian.PutUint64(dst[i:], w|upper>>2)
-	}
-	for ; i < len(data); i++ {
-		b := data[i]
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-		}
-		dst[i] = b
-	}
-	return dst
 }

@@ -130,10 +130,9 @@ func TestGenericGateIsNecessary(t *testing.T) {
 		b.WriteString(pick("", " rest", "(x)", "=y"))
 		line := b.String()
 		data := []byte(line)
-		lower := asciiLower(nil, data)
 		pass := false
-		e.keywords.scan(lower, func(start, ki int) {
-			if e.inGroup[ki][gi] && g.genericGate(lower, data, start+len(e.keywords.keywords[ki])) {
+		e.keywords.scan(data, func(start, ki int) {
+			if e.inGroup[ki][gi] && g.genericGate(data, start+len(e.keywords.keywords[ki])) {
 				pass = true
 			}
 		})
