@@ -17,8 +17,8 @@ import "sort"
 // custom config of many long keywords, and is shortened until the table
 // fits maxTable; shorter prefixes were tried for gitleaks' keywords, and
 // the partial matches they report cost more than the smaller table saves). A DFA step waits on the previous one's table load, so the text is
-// cut in four and the four parts are walked in one loop, their loads
-// overlapping: about 1.3 GB/s on source-like text.
+// cut in eight and the eight parts are walked in one loop, their loads
+// overlapping: about 1.55 GB/s on source-like text (four parts: 1.3).
 type keywordScanner struct {
 	keywords []string
 	plen     int // prefix length the DFA is built from
@@ -39,7 +39,7 @@ const (
 	// maxTable bounds the DFA's table (entries of 4 bytes).
 	maxTable = 4 << 20
 	matchBit = 1 << 31
-	// interleaveMin is the text length from which the four-way walk is
+	// interleaveMin is the text length from which the eight-way walk is
 	// worth its setup.
 	interleaveMin = 4 << 10
 )
@@ -157,43 +157,43 @@ func (k *keywordScanner) scan(text []byte, hit func(start, keyword int)) {
 		k.walk(text, 0, 0, n, hit)
 		return
 	}
-	// Part j reports the prefixes ending in [j*q, (j+1)*q); parts 1 to 3
+	// Part j reports the prefixes ending in [j*q, (j+1)*q); parts 1 to 7
 	// start plen-1 bytes early to enter their first byte in the state the
-	// whole text's walk would be in (no prefix is longer).
+	// whole text's walk would be in (no prefix is longer). All eight run q
+	// bytes in lockstep from their reporting starts; the last then
+	// finishes the text.
 	warm := k.plen - 1
-	q := n / 4
-	a1, a2, a3 := q-warm, 2*q-warm, 3*q-warm
+	const parts = 8
+	q := n / parts
 	trans, cls := k.trans, &k.class
-	var s0, s1, s2, s3 uint32
-	for i := 0; i < warm; i++ {
-		s1 = trans[s1&^matchBit+uint32(cls[text[a1+i]])]
-		s2 = trans[s2&^matchBit+uint32(cls[text[a2+i]])]
-		s3 = trans[s3&^matchBit+uint32(cls[text[a3+i]])]
+	var st [parts]uint32
+	for j := 1; j < parts; j++ {
+		a := j*q - warm
+		for i := 0; i < warm; i++ {
+			st[j] = trans[st[j]&^matchBit+uint32(cls[text[a+i]])]
+		}
 	}
-	// All four parts run q bytes in lockstep from their reporting starts;
-	// part 3 then finishes the text.
+	s0, s1, s2, s3, s4, s5, s6, s7 := st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7]
 	p0, p1, p2, p3 := text[0:q], text[q:2*q], text[2*q:3*q], text[3*q:4*q]
+	p4, p5, p6, p7 := text[4*q:5*q], text[5*q:6*q], text[6*q:7*q], text[7*q:8*q]
 	for i := 0; i < q; i++ {
 		s0 = trans[s0&^matchBit+uint32(cls[p0[i]])]
 		s1 = trans[s1&^matchBit+uint32(cls[p1[i]])]
 		s2 = trans[s2&^matchBit+uint32(cls[p2[i]])]
 		s3 = trans[s3&^matchBit+uint32(cls[p3[i]])]
-		if (s0|s1|s2|s3)&matchBit != 0 {
-			if s0&matchBit != 0 {
-				k.report(text, i, s0, hit)
-			}
-			if s1&matchBit != 0 {
-				k.report(text, q+i, s1, hit)
-			}
-			if s2&matchBit != 0 {
-				k.report(text, 2*q+i, s2, hit)
-			}
-			if s3&matchBit != 0 {
-				k.report(text, 3*q+i, s3, hit)
+		s4 = trans[s4&^matchBit+uint32(cls[p4[i]])]
+		s5 = trans[s5&^matchBit+uint32(cls[p5[i]])]
+		s6 = trans[s6&^matchBit+uint32(cls[p6[i]])]
+		s7 = trans[s7&^matchBit+uint32(cls[p7[i]])]
+		if (s0|s1|s2|s3|s4|s5|s6|s7)&matchBit != 0 {
+			for j, s := range [parts]uint32{s0, s1, s2, s3, s4, s5, s6, s7} {
+				if s&matchBit != 0 {
+					k.report(text, j*q+i, s, hit)
+				}
 			}
 		}
 	}
-	k.walk(text, s3, 4*q, n, hit)
+	k.walk(text, s7, parts*q, n, hit)
 }
 
 // walk runs the DFA from state s over text[from:to].
