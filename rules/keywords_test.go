@@ -36,7 +36,7 @@ func sortHits(h [][2]int) [][2]int {
 
 // TestKeywordScanner compares the scanner with plain search on texts made
 // of keyword pieces (so that prefixes, overlaps, keywords inside keywords
-// and near misses abound), at lengths around the eight-way split, whose
+// and near misses abound), at lengths around the five-way split, whose
 // part boundaries must neither lose nor repeat a hit.
 func TestKeywordScanner(t *testing.T) {
 	sets := map[string][]string{
