@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/peelscan/peel/internal/fixture"
@@ -208,5 +210,26 @@ func TestCheapPrefilters(t *testing.T) {
 		if got := yamlHasEntries([]byte(doc)); got != want {
 			t.Errorf("yamlHasEntries(%q) = %v", doc, got)
 		}
+	}
+}
+
+// TestPropertiesKeystoreLinks: a password finding names the keystore that
+// a key beside it points to, whether a key hint is in that key's name or
+// only in its value; a hint in a value alone yields no finding.
+func TestPropertiesKeystoreLinks(t *testing.T) {
+	in := "server.ssl.key-store=classpath:keystore.jks\nserver.ssl.key-store-password=link-pw-1\n" +
+		"app.store.file=/opt/secret-store.p12\napp.store.password=link-pw-2\n" +
+		"docs.note=the secret is elsewhere\nname=the token list\n"
+	fs, err := ScanProperties([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]string{}
+	for _, f := range fs {
+		got[f.Line] = f.Secret + " -> " + strings.Join(f.Refers, ",")
+	}
+	want := map[int]string{2: "link-pw-1 -> classpath:keystore.jks", 4: "link-pw-2 -> /opt/secret-store.p12"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings %v, want %v", got, want)
 	}
 }

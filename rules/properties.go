@@ -55,9 +55,28 @@ func scanProperties(data []byte, c *collector) {
 		}
 		return next < len(hints) && hints[next] < to
 	}
+	// keyHinted: a hint starts within the key of the line in data[ks:ke].
+	keyHinted := func(ks, ke int) bool {
+		for i := next; i < len(hints) && hints[i] < ke; i++ {
+			if hints[i] >= ks {
+				return true
+			}
+		}
+		return false
+	}
 	forEachLogicalLine(data, hinted, func(line []byte, lineNo, from, to int) {
 		if !hinted(from, to) {
 			return
+		}
+		// A line of its own (line is data[to-len(line):to]) is parsed only
+		// if a hint is in its key, where a secret-named key has it, or if
+		// its value may name a keystore (for linking): a hint in a value
+		// alone yields nothing.
+		if to-from >= len(line) && !bytes.ContainsAny(data[from:to], "\r\n") {
+			ks := to - len(line)
+			if !keyHinted(ks, ks+propertyKeyEnd(line)) && !hasKeystoreSuffix(line) {
+				return
+			}
 		}
 		p, err := loader.LoadBytes(line)
 		if err != nil {
@@ -69,6 +88,32 @@ func scanProperties(data []byte, c *collector) {
 			c.keyValue(RuleConfigSecret, k, v, lineNo)
 		}
 	})
+}
+
+// propertyKeyEnd is where the key of a properties line (leading blanks
+// trimmed) ends: at the first '=', ':' or blank not escaped by a backslash.
+func propertyKeyEnd(line []byte) int {
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case '=', ':', ' ', '\t', '\f':
+			return i
+		}
+	}
+	return len(line)
+}
+
+// hasKeystoreSuffix reports a line that ends (trailing blanks aside) as a
+// keystore path does.
+func hasKeystoreSuffix(line []byte) bool {
+	line = bytes.TrimRight(line, " \t\f")
+	for _, s := range keystoreSuffixes {
+		if len(line) >= len(s) && equalFold(line[len(line)-len(s):], s) {
+			return true
+		}
+	}
+	return false
 }
 
 // forEachLogicalLine calls fn with every logical line of a properties file
