@@ -46,8 +46,9 @@ type Engine struct {
 	version string
 	// keywords finds every group's keywords in one pass; inGroup is
 	// indexed by its keyword numbers.
-	keywords *keywordScanner
-	inGroup  [][]bool
+	keywords  *keywordScanner
+	inGroup   [][]bool
+	isContext []bool // per keyword: a context word (see hitCounts)
 	// pathAllowlists are gitleaks' global allowlists decided by the path
 	// alone, checked once per file (see hoistPathAllowlists).
 	pathAllowlists []*glconfig.Allowlist
@@ -97,6 +98,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 		}
 		h.Write(src)
 		e.groups, e.keywords, e.inGroup = splitRules(cfg, defaults)
+		e.isContext = contextFlags(e.keywords.keywords)
 		var perCall []*glconfig.Allowlist
 		perCall, e.pathAllowlists = hoistPathAllowlists(cfg.Allowlists)
 		for _, g := range e.groups {

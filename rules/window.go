@@ -138,6 +138,15 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 	return out, newKeywordScanner(keywords), inGroup
 }
 
+// contextFlags marks, per keyword of the scanner, the context words.
+func contextFlags(keywords []string) []bool {
+	flags := make([]bool, len(keywords))
+	for i, k := range keywords {
+		flags[i] = contextWords[k]
+	}
+	return flags
+}
+
 // sameMatching reports whether a rule matches as the built-in one does:
 // same regexp, path, keywords, secret group and entropy (allowlists,
 // which only drop findings, aside).
@@ -240,7 +249,7 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 				continue
 			}
 			if g.generic && !g.genericGate(data, start+len(kw)) ||
-				g.provider && !hitCounts(data, start, len(kw), contextWords[kw]) {
+				g.provider && !hitCounts(data, start, len(kw), e.isContext[pattern]) {
 				continue
 			}
 			if !opened {
