@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math/rand"
 	"reflect"
 	"strings"
 	"testing"
@@ -231,5 +232,37 @@ func TestPropertiesKeystoreLinks(t *testing.T) {
 	want := map[int]string{2: "link-pw-1 -> classpath:keystore.jks", 4: "link-pw-2 -> /opt/secret-store.p12"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("findings %v, want %v", got, want)
+	}
+}
+
+// TestPropertiesFastPath: on files with no carriage return and no continued
+// line, properties are read by jumping from hint to hint; the same files
+// read line by line (as a file that may continue lines is) must give the
+// same findings.
+func TestPropertiesFastPath(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	keys := []string{"db.password", "app.Token", "x.secret_key", "name", "server.ssl.key-store", "a\\=pass", "PWD", "list.values", "client.credential"}
+	values := []string{"hunter2-fast-1", "the secret is out", "classpath:store.jks", "${ENV_PW}", "v4lue-With-D1gits", "", "a token list"}
+	seps := []string{"=", " = ", ":", " ", "\t=\t"}
+	for round := 0; round < 300; round++ {
+		var b strings.Builder
+		for n := r.Intn(30); n > 0; n-- {
+			switch r.Intn(6) {
+			case 0:
+				b.WriteString("# the password is " + values[r.Intn(len(values))])
+			case 1:
+				b.WriteString(strings.Repeat(" ", r.Intn(3)))
+			default:
+				b.WriteString(strings.Repeat(" \t", r.Intn(2)) + keys[r.Intn(len(keys))] + seps[r.Intn(len(seps))] + values[r.Intn(len(values))])
+			}
+			b.WriteByte('\n')
+		}
+		fast := b.String()
+		slow := fast + "pad=x\\\\\n" // a line ending in a backslash: read line by line
+		gotFast, errFast := ScanProperties([]byte(fast))
+		gotSlow, errSlow := ScanProperties([]byte(slow))
+		if !reflect.DeepEqual(gotFast, gotSlow) || (errFast == nil) != (errSlow == nil) {
+			t.Fatalf("file %q:\nhint to hint %+v (%v)\nline by line %+v (%v)", fast, gotFast, errFast, gotSlow, errSlow)
+		}
 	}
 }

@@ -64,7 +64,7 @@ func scanProperties(data []byte, c *collector) {
 		}
 		return false
 	}
-	forEachLogicalLine(data, hinted, func(line []byte, lineNo, from, to int) {
+	parse := func(line []byte, lineNo, from, to int) {
 		if !hinted(from, to) {
 			return
 		}
@@ -87,7 +87,33 @@ func scanProperties(data []byte, c *collector) {
 			v, _ := p.Get(k)
 			c.keyValue(RuleConfigSecret, k, v, lineNo)
 		}
-	})
+	}
+	if bytes.IndexByte(data, '\r') >= 0 || bytes.Contains(data, []byte("\\\n")) || bytes.HasSuffix(data, []byte{'\\'}) {
+		forEachLogicalLine(data, hinted, parse)
+		return
+	}
+	// No carriage return and no line that may continue: each line is a
+	// logical line, and only the lines where hints start are looked at.
+	nl := []byte{'\n'}
+	lineNo, at, done := 1, 0, 0
+	for _, h := range hints {
+		if h < done {
+			continue // on a line already handled
+		}
+		start := bytes.LastIndexByte(data[:h], '\n') + 1
+		end := bytes.IndexByte(data[h:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += h
+		}
+		lineNo += bytes.Count(data[at:start], nl)
+		at, done = start, end
+		line := trimBlanks(data[start:end])
+		if len(line) > 0 && line[0] != '#' && line[0] != '!' {
+			parse(line, lineNo, start, end)
+		}
+	}
 }
 
 // propertyKeyEnd is where the key of a properties line (leading blanks
