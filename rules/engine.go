@@ -12,6 +12,7 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	_ "unsafe" // for go:linkname
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/viper"
@@ -49,6 +50,10 @@ type Engine struct {
 	keywords  *keywordScanner
 	inGroup   [][]bool
 	isContext []bool // per keyword: a context word (see hitCounts)
+	// pathRules detects with gitleaks' rules that have no regexp (they
+	// report a file by its path), once per file; nil if there are none.
+	pathRules         *detect.Detector
+	pathRulesNeedText bool // one of them has keywords, to be found in the text
 	// pathAllowlists are gitleaks' global allowlists decided by the path
 	// alone, checked once per file (see hoistPathAllowlists).
 	pathAllowlists []*glconfig.Allowlist
@@ -61,9 +66,8 @@ type ruleGroup struct {
 	generic  bool // gate hits as gitleaks' generic-api-key needs them
 	provider bool // gitleaks' own provider rules: gate hits by hitCounts
 	// For mayReport: per keyword, the regexps of the rules that have it;
-	// the paths of rules without a regexp; whether a rule needs neither.
+	// whether a rule has no keyword.
 	byKeyword [][]*glregexp.Regexp
-	pathRules []*glregexp.Regexp
 	always    bool
 	// For the generic gate: the rule's entropy threshold, and the
 	// allowlists that drop a secret by itself.
@@ -97,7 +101,12 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 			src = opts.GitleaksConfig
 		}
 		h.Write(src)
-		e.groups, e.keywords, e.inGroup = splitRules(cfg, defaults)
+		e.groups, e.keywords, e.inGroup, e.pathRules = splitRules(cfg, defaults)
+		if e.pathRules != nil {
+			for _, r := range e.pathRules.Config.Rules {
+				e.pathRulesNeedText = e.pathRulesNeedText || len(r.Keywords) > 0
+			}
+		}
 		e.isContext = contextFlags(e.keywords.keywords)
 		var perCall []*glconfig.Allowlist
 		perCall, e.pathAllowlists = hoistPathAllowlists(cfg.Allowlists)
@@ -118,7 +127,26 @@ var defaultEngine = sync.OnceValues(func() (*Engine, error) { return NewEngine(E
 // DefaultEngine returns the shared engine with gitleaks' default rules.
 func DefaultEngine() (*Engine, error) { return defaultEngine() }
 
+// gitleaksExtendDepth is gitleaks' config package's count of [extend]
+// loads. gitleaks keeps it in a package variable and never resets it (its
+// command line loads one config per process); past 2 an [extend] is
+// silently not loaded, and once above 0 a top-level config's rules are no
+// longer validated nor its targeted allowlists attached. An engine is built
+// per config, so loadGitleaks resets it around each load, under a lock
+// (gitleaks' extend also reads through viper's global instance). Linked by
+// name because gitleaks exports no way to reset it; a gitleaks version
+// that renames it fails to build here rather than misbehave.
+//
+//go:linkname gitleaksExtendDepth github.com/zricethezav/gitleaks/v8/config.extendDepth
+var gitleaksExtendDepth int
+
+var gitleaksLoad sync.Mutex
+
 func loadGitleaks(toml []byte) (glconfig.Config, error) {
+	gitleaksLoad.Lock()
+	defer gitleaksLoad.Unlock()
+	gitleaksExtendDepth = 0
+	defer func() { gitleaksExtendDepth = 0 }()
 	v := viper.New()
 	v.SetConfigType("toml")
 	if err := v.ReadConfig(bytes.NewReader(toml)); err != nil {
@@ -290,6 +318,18 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 
 // gitleaks runs gitleaks' rules over a file.
 func (e *Engine) gitleaks(name string, data []byte, c *collector) {
+	if e.pathRules != nil && name != "" {
+		raw := ""
+		if e.pathRulesNeedText {
+			raw = string(data)
+		}
+		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
+		if fs := e.pathRules.Detect(detect.Fragment{Raw: raw, FilePath: name}); len(fs) > 0 && !e.pathAllowed(name) {
+			for _, f := range fs {
+				e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
+			}
+		}
+	}
 	if len(e.groups) == 0 {
 		return
 	}

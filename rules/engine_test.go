@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -350,6 +351,83 @@ keywords = ["pin"]
 		r := e.ScanFile("/app/doors.txt", []byte(in))
 		if len(r.Findings) != 1 || r.Findings[0].RuleID != "gitleaks.acme-pin" || r.Findings[0].Secret != "204817" {
 			t.Errorf("%d bytes: findings %+v", len(in), r.Findings)
+		}
+	}
+}
+
+// TestPathOnlyRules: a rule without a regexp (gitleaks' pkcs12-file, or a
+// team's rule flagging a file by its name) reports the file once, whatever
+// its size and whether it has keyword windows, unless a global allowlist
+// skips its path.
+func TestPathOnlyRules(t *testing.T) {
+	cfg := `[extend]
+useDefault = true
+
+[[rules]]
+id = "prod-env-file"
+description = "Production env file"
+path = '''\.env\.prod$'''
+
+[[allowlists]]
+paths = ['''^/fixtures/''']
+`
+	e, err := NewEngine(EngineOptions{GitleaksConfig: []byte(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := strings.Repeat("the key of this map is the user name; pass the token list to the client.\n", 100)
+	for _, c := range []struct {
+		file, rule string
+		want       int
+	}{
+		{"/app/.env.prod", "gitleaks.prod-env-file", 1},
+		{"/app/cert.p12", "gitleaks.pkcs12-file", 1},
+		{"/fixtures/.env.prod", "gitleaks.prod-env-file", 0},
+		{"/app/.env.prod.bak", "gitleaks.prod-env-file", 0},
+	} {
+		for _, in := range []string{"A=1\n", noise, noise + "token: " + fakeGitHubPAT + "\n" + noise} {
+			n := 0
+			for _, f := range e.ScanFile(c.file, []byte(in)).Findings {
+				if f.RuleID == c.rule {
+					n++
+				}
+			}
+			if n != c.want {
+				t.Errorf("%s, %d bytes: %d %s findings, want %d", c.file, len(in), n, c.rule, c.want)
+			}
+		}
+	}
+}
+
+// TestEnginesEachExtendDefaults: every engine built in a process from a
+// config that extends gitleaks' defaults has them, and its own allowlists
+// that target a default rule, however many engines came before (gitleaks
+// counts extends in a package variable).
+func TestEnginesEachExtendDefaults(t *testing.T) {
+	cfg := `[extend]
+useDefault = true
+
+[[rules]]
+id = "acme-pin"
+regex = '''pin: ([0-9]{6})'''
+keywords = ["pin"]
+
+[[allowlists]]
+targetRules = ["github-pat"]
+regexes = ['''R4nd0mCh4rs''']
+`
+	for i := 0; i < 4; i++ {
+		e, err := NewEngine(EngineOptions{GitleaksConfig: []byte(cfg)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, f := range e.ScanFile("/app/a.conf", []byte("aws = "+fakeAWSKeyID+"\ngh = "+fakeGitHubPAT+"\ndoor pin: 204817\n")).Findings {
+			got[f.RuleID] = true
+		}
+		want := map[string]bool{"gitleaks.aws-access-token": true, "gitleaks.acme-pin": true}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("engine %d: findings %v, want %v", i+1, got, want)
 		}
 	}
 }

@@ -56,8 +56,13 @@ func keywordList(keywords map[string]struct{}) []string {
 // genericGate while generic-api-key is gitleaks' own; and every other
 // rule (a team's own, or a built-in one changed), whose every keyword hit
 // opens a window, as nothing is known of its regexp.
-func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [][]bool) {
-	parts := [3]glconfig.Config{}
+//
+// Rules without a regexp, which report a file by its path alone, go to a
+// detector of their own (returned apart, nil if there are none), run once
+// per file: in a group they would report once per window, or not at all
+// in a file without one.
+func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [][]bool, *detect.Detector) {
+	parts := [4]glconfig.Config{}
 	for i := range parts {
 		parts[i] = cfg
 		parts[i].Rules = map[string]glconfig.Rule{}
@@ -68,6 +73,8 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 		r := cfg.Rules[id]
 		p := &parts[2]
 		switch def, ok := defaults.Rules[id]; {
+		case r.Regex == nil:
+			p = &parts[3]
 		case strings.HasPrefix(id, "generic"):
 			p = &parts[1]
 		case ok && sameMatching(r, def):
@@ -82,7 +89,11 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 	var out []*ruleGroup
 	all := map[string]struct{}{}
 	var sets []map[string]struct{}
-	for i, p := range parts {
+	var pathOnly *detect.Detector
+	if len(parts[3].Rules) > 0 {
+		pathOnly = detect.NewDetector(parts[3])
+	}
+	for i, p := range parts[:3] {
 		if len(p.Rules) == 0 {
 			continue
 		}
@@ -121,10 +132,6 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 		for _, id := range g.det.Config.OrderedRules {
 			r := g.det.Config.Rules[id]
 			switch {
-			case r.Regex == nil:
-				if r.Path != nil {
-					g.pathRules = append(g.pathRules, r.Path)
-				}
 			case len(r.Keywords) == 0:
 				g.always = true
 			default:
@@ -135,7 +142,7 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 			}
 		}
 	}
-	return out, newKeywordScanner(keywords), inGroup
+	return out, newKeywordScanner(keywords), inGroup, pathOnly
 }
 
 // contextFlags marks, per keyword of the scanner, the context words.
@@ -162,14 +169,15 @@ func sameMatching(r, def glconfig.Rule) bool {
 }
 
 // mayReport tells whether gitleaks' detector could report anything in a
-// window (seg, and lowerSeg lower-cased): a rule of the group whose
-// keyword is in it has a regexp that matches it, or the group has rules
-// that need no keyword (pathMatched: a path-only rule matches the file's
-// path). The detector's own work per call (its logger, keyword map and
-// prefilter, per-rule allowlists) costs more than these regexps, on the
-// many windows of source code that hold a keyword and no secret.
-func (g *ruleGroup) mayReport(k *keywordScanner, seg string, segBytes []byte, pathMatched bool) bool {
-	if g.always || pathMatched {
+// window (seg, also as segBytes): a rule of the group whose keyword is in
+// it has a regexp that matches it, or the group has a rule without
+// keywords (rules without a regexp are in no group: see splitRules). The
+// detector's own work per call (its
+// logger, keyword map and prefilter, per-rule allowlists) costs more than
+// these regexps, on the many windows of source code that hold a keyword
+// and no secret.
+func (g *ruleGroup) mayReport(k *keywordScanner, seg string, segBytes []byte) bool {
+	if g.always {
 		return true
 	}
 	found := false
@@ -261,34 +269,31 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			wins[gi] = append(wins[gi], w)
 		}
 	})
-	// The path allowlists are matched only for a file with a window that
-	// may report: most files have none, and matching costs more than the
-	// keyword pass.
+	// gitleaks' global path allowlists are matched only once a window
+	// reports something (nothing was added before): most files never do,
+	// and matching costs more than the keyword pass.
 	checked := false
 	for gi, g := range e.groups {
 		if len(wins[gi]) == 0 {
 			continue
 		}
-		pathMatched := false
-		for _, p := range g.pathRules {
-			pathMatched = pathMatched || p.MatchString(name)
-		}
 		line, at := 1, 0
 		for _, w := range mergeWindows(wins[gi]) {
 			seg := unsafe.String(unsafe.SliceData(data[w.start:w.end]), w.end-w.start)
-			if !g.mayReport(e.keywords, seg, data[w.start:w.end], pathMatched) {
+			if !g.mayReport(e.keywords, seg, data[w.start:w.end]) {
 				continue
 			}
-			if !checked {
+			line += countNewlines(data[at:w.start])
+			at = w.start
+			//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
+			fs := g.det.Detect(detect.Fragment{Raw: seg, FilePath: name})
+			if len(fs) > 0 && !checked {
 				if e.pathAllowed(name) {
 					return
 				}
 				checked = true
 			}
-			line += countNewlines(data[at:w.start])
-			at = w.start
-			//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-			for _, f := range g.det.Detect(detect.Fragment{Raw: seg, FilePath: name}) {
+			for _, f := range fs {
 				e.addGitleaks(f.RuleID, f.Description, f.Tags, line+f.StartLine, strings.Clone(f.Secret), c)
 			}
 		}
