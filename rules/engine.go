@@ -316,9 +316,21 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 	return r
 }
 
+// pathRuleMatches reports whether one of gitleaks' path-only rules matches
+// a file's path: only then is their detector (whose own work per call
+// costs tens of microseconds) run.
+func (e *Engine) pathRuleMatches(name string) bool {
+	for _, r := range e.pathRules.Config.Rules {
+		if r.Path != nil && r.Path.MatchString(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // gitleaks runs gitleaks' rules over a file.
 func (e *Engine) gitleaks(name string, data []byte, c *collector) {
-	if e.pathRules != nil && name != "" {
+	if e.pathRules != nil && name != "" && e.pathRuleMatches(name) {
 		raw := ""
 		if e.pathRulesNeedText {
 			raw = string(data)
