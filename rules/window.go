@@ -590,18 +590,6 @@ func mergeWindows(ws []window) []window {
 	return out
 }
 
-func countNewlines(b []byte) int {
-	n := 0
-	for {
-		i := indexByte(b, '\n')
-		if i < 0 {
-			return n
-		}
-		n++
-		b = b[i+1:]
-	}
-}
+func countNewlines(b []byte) int { return bytes.Count(b, newline) }
 
-func indexByte(b []byte, c byte) int {
-	return strings.IndexByte(unsafe.String(unsafe.SliceData(b), len(b)), c)
-}
+var newline = []byte{'\n'}
