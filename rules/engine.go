@@ -24,7 +24,7 @@ import (
 
 // rulesetVersion changes whenever peel's own detectors change what they
 // report, so that cached results keyed by it are not reused.
-const rulesetVersion = "peel-rules-4"
+const rulesetVersion = "peel-rules-5"
 
 // GitleaksPrefix starts the peel rule ID of each gitleaks rule.
 const GitleaksPrefix = "gitleaks."
