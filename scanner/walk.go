@@ -132,15 +132,10 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 		n = w.opts.MaxFileSize
 		w.skip(chain, "only the first %d bytes of this %d-byte file were scanned (--max-file-size)", n, size)
 	}
-	bufp := textPool.Get().(*[]byte)
-	data, err := readText((*bufp)[:0], r, ra, n)
-	defer func() {
-		// The rules keep no reference to the text (findings hold copies).
-		if cap(data) <= maxPooledText {
-			*bufp = data[:0]
-			textPool.Put(bufp)
-		}
-	}()
+	bufp := textBufs.get()
+	data, err := readText(*bufp, r, ra, n)
+	// The rules keep no reference to the text (findings hold copies).
+	defer func() { textBufs.put(bufp, data) }()
 	if err != nil {
 		w.skip(chain, "reading: %v", err)
 		return
@@ -315,16 +310,11 @@ func (p *pooledInflater) Close() error {
 // beyond.
 func (w *walker) buffer(r io.Reader, size int64) (io.ReaderAt, func(), error) {
 	if size >= 0 && size <= w.opts.MemoryBuffer {
-		bufp := archivePool.Get().(*[]byte)
+		bufp := archiveBufs.get()
 		data, err := readInto(*bufp, r, size, w.opts.MemoryBuffer)
-		release := func() {
-			// Members were read out of the archive (copied) or scanned in
-			// place before release: nothing refers to it any more.
-			if cap(data) <= maxPooledArchive {
-				*bufp = data[:0]
-				archivePool.Put(bufp)
-			}
-		}
+		// Members are read out of the archive (copied) or scanned in place
+		// before release: nothing refers to it afterwards.
+		release := func() { archiveBufs.put(bufp, data) }
 		if err != nil {
 			release()
 			return nil, nil, err
@@ -352,12 +342,33 @@ func (w *walker) buffer(r io.Reader, size int64) (io.ReaderAt, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
-// textPool holds the buffers text files are read into, so that scanning
-// thousands of files does not allocate (and clear) a buffer for each;
-// buffers over maxPooledText are left to the collector.
-var textPool = sync.Pool{New: func() any { return new([]byte) }}
+// bufPool recycles the buffers files and archives are read into, so that
+// scanning thousands of them does not allocate (and clear) a buffer for
+// each; buffers over max are left to the collector.
+type bufPool struct {
+	pool sync.Pool
+	max  int
+}
 
-const maxPooledText = 4 << 20
+func (p *bufPool) get() *[]byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+// put returns the buffer bp held, now grown to b, to the pool.
+func (p *bufPool) put(bp *[]byte, b []byte) {
+	if cap(b) <= p.max {
+		*bp = b[:0]
+		p.pool.Put(bp)
+	}
+}
+
+var (
+	textBufs    = &bufPool{max: 4 << 20}
+	archiveBufs = &bufPool{max: 16 << 20}
+)
 
 // readText reads the first n bytes of a file into dst (grown if need be):
 // through ra when not nil (a short read is an error), else from r, where
@@ -403,12 +414,6 @@ func readAll(r io.Reader, ra io.ReaderAt, size, max int64) ([]byte, error) {
 	}
 	return readInto(nil, r, size, max)
 }
-
-// archivePool holds the buffers archives are read into; buffers over
-// maxPooledArchive are left to the collector.
-var archivePool = sync.Pool{New: func() any { return new([]byte) }}
-
-const maxPooledArchive = 16 << 20
 
 // readInto reads a stream of the given size (what it announces) into dst's
 // storage (replaced if too small), refusing more than max; the result may
