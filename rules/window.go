@@ -19,10 +19,14 @@ import (
 // gitleaks' keyword prefilter but applies it per occurrence: each keyword
 // hit that could start a secret opens a window (its line, at most
 // windowReach bytes either side), and gitleaks runs on the merged windows
-// only. A hit of a context word (key, token, password, …) counts only when
-// an assignment or a token-like run follows it; a hit of a token prefix
-// (ghp_, xoxb-, s., ey, …) only when token characters follow it. Private
-// key blocks are extended to their END line.
+// only. For gitleaks' own provider rules, a hit of a context word (key,
+// token, password, …) counts only when an assignment or a token-like run
+// follows it, a hit of a token prefix (ghp_, xoxb-, s., ey, …) only when
+// token characters follow it; for its generic rule, only where the rule's
+// grammar can match (genericGate); for a team's own rules, always. Private
+// key blocks are extended to their END line. A merged window reaches
+// gitleaks' detector only if a regexp of a rule whose keyword is in it
+// matches it (mayReport).
 const (
 	windowReach = 512
 	// wholeFile is the size under which gitleaks runs on the whole file:
