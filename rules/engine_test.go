@@ -46,6 +46,10 @@ func checkHits(t *testing.T, r Result, want []hit) {
 	}
 }
 
+// keywordNoise is 100 lines dense in gitleaks keywords that start no
+// secret: a file of it is scanned by windows, none of which reports.
+var keywordNoise = strings.Repeat("the key of this map is the user name; pass the token list to the client.\n", 100)
+
 // Synthetic provider tokens, built at run time so that no token-shaped
 // string sits in the source.
 var (
@@ -296,7 +300,7 @@ stopWords = ["qqqq"]
 		t.Fatal(err)
 	}
 	content := "aws = " + fakeAWSKeyID + "\ngh = " + fakeGitHubPAT + "\n"
-	noise := strings.Repeat("the key of this map is the user name; pass the token list to the client.\n", 100)
+	noise := keywordNoise
 	for _, c := range []struct {
 		file     string
 		aws, ghp bool
@@ -346,7 +350,7 @@ keywords = ["pin"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	noise := strings.Repeat("the key of this map is the user name; pass the token list to the client.\n", 100)
+	noise := keywordNoise
 	for _, in := range []string{"door pin: 204817\n", noise + "door pin: 204817\n" + noise} {
 		r := e.ScanFile("/app/doors.txt", []byte(in))
 		if len(r.Findings) != 1 || r.Findings[0].RuleID != "gitleaks.acme-pin" || r.Findings[0].Secret != "204817" {
@@ -375,7 +379,7 @@ paths = ['''^/fixtures/''']
 	if err != nil {
 		t.Fatal(err)
 	}
-	noise := strings.Repeat("the key of this map is the user name; pass the token list to the client.\n", 100)
+	noise := keywordNoise
 	for _, c := range []struct {
 		file, rule string
 		want       int

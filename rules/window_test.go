@@ -21,7 +21,7 @@ func TestGitleaksWindowsMatchWholeFile(t *testing.T) {
 	e := engine(t)
 	key, _ := x509.MarshalPKCS8PrivateKey(testkeys.NewKey("win", "win").Private)
 	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}))
-	noise := strings.Repeat("the key of this map is the user name; pass the token list to the client.\n", 100) +
+	noise := keywordNoise +
 		strings.Repeat("values.sort(key=len)  # access the api, auth later\n", 100)
 	for name, content := range map[string]string{
 		"provider token": "export AWS_ACCESS_KEY_ID=" + fakeAWSKeyID + "\n",
