@@ -335,11 +335,10 @@ func (e *Engine) gitleaks(name string, data []byte, c *collector) {
 		if e.pathRulesNeedText {
 			raw = string(data)
 		}
+		// This detector keeps gitleaks' global allowlists, paths included.
 		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-		if fs := e.pathRules.Detect(detect.Fragment{Raw: raw, FilePath: name}); len(fs) > 0 && !e.pathAllowed(name) {
-			for _, f := range fs {
-				e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
-			}
+		for _, f := range e.pathRules.Detect(detect.Fragment{Raw: raw, FilePath: name}) {
+			e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
 		}
 	}
 	if len(e.groups) == 0 {
@@ -349,16 +348,31 @@ func (e *Engine) gitleaks(name string, data []byte, c *collector) {
 		e.gitleaksWindows(name, data, c)
 		return
 	}
-	if e.pathAllowed(name) {
-		return
-	}
 	raw := string(data)
+	var skip pathVerdict
 	for _, g := range e.groups {
 		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-		for _, f := range g.det.Detect(detect.Fragment{Raw: raw, FilePath: name}) {
+		fs := g.det.Detect(detect.Fragment{Raw: raw, FilePath: name})
+		if len(fs) > 0 && skip.allowed(e, name) {
+			return
+		}
+		for _, f := range fs {
 			e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
 		}
 	}
+}
+
+// pathVerdict is gitleaks' global path allowlists' verdict on one file,
+// matched once, and only when a group's detector has reported something
+// in it (nothing has been added before): most files never are, and the
+// allowlists' regexps cost more than the keyword pass.
+type pathVerdict struct{ known, skip bool }
+
+func (v *pathVerdict) allowed(e *Engine, name string) bool {
+	if !v.known {
+		v.skip, v.known = e.pathAllowed(name), true
+	}
+	return v.skip
 }
 
 func (e *Engine) addGitleaks(ruleID, description string, tags []string, line int, secret string, c *collector) {

@@ -109,8 +109,7 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 		if i == 1 {
 			own, ok := cfg.Rules["generic-api-key"]
 			def, dok := defaults.Rules["generic-api-key"]
-			g.generic = len(p.Rules) == 1 && ok && dok && own.Regex != nil && def.Regex != nil &&
-				own.Regex.String() == def.Regex.String() && own.Entropy == def.Entropy && own.SecretGroup == def.SecretGroup
+			g.generic = len(p.Rules) == 1 && ok && dok && own.Regex != nil && sameMatching(own, def)
 			g.entropy = own.Entropy
 			g.secretAllowlists = secretAllowlists(own.Allowlists, cfg.Allowlists)
 			g.lettersOnly = slices.ContainsFunc(g.secretAllowlists, func(a *glconfig.Allowlist) bool {
@@ -135,14 +134,12 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 		g.byKeyword = make([][]*glregexp.Regexp, len(keywords))
 		for _, id := range g.det.Config.OrderedRules {
 			r := g.det.Config.Rules[id]
-			switch {
-			case len(r.Keywords) == 0:
+			if len(r.Keywords) == 0 {
 				g.always = true
-			default:
-				for _, k := range r.Keywords {
-					ki := index[strings.ToLower(k)]
-					g.byKeyword[ki] = append(g.byKeyword[ki], r.Regex)
-				}
+			}
+			for _, k := range r.Keywords {
+				ki := index[strings.ToLower(k)]
+				g.byKeyword[ki] = append(g.byKeyword[ki], r.Regex)
 			}
 		}
 	}
@@ -176,10 +173,9 @@ func sameMatching(r, def glconfig.Rule) bool {
 // window (seg, also as segBytes): a rule of the group whose keyword is in
 // it has a regexp that matches it, or the group has a rule without
 // keywords (rules without a regexp are in no group: see splitRules). The
-// detector's own work per call (its
-// logger, keyword map and prefilter, per-rule allowlists) costs more than
-// these regexps, on the many windows of source code that hold a keyword
-// and no secret.
+// detector's own work per call (its logger, keyword map and prefilter,
+// per-rule allowlists) costs more than these regexps, on the many windows
+// of source code that hold a keyword and no secret.
 func (g *ruleGroup) mayReport(k *keywordScanner, seg string, segBytes []byte) bool {
 	if g.always {
 		return true
@@ -250,7 +246,6 @@ func (e *Engine) pathAllowed(name string) bool {
 // gitleaksWindows runs each rule group's detector on the windows of data
 // around its keyword hits, with lines counted in data.
 func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
-
 	wins := make([][]window, len(e.groups))
 	e.keywords.scan(data, func(start, pattern int) {
 		kw := e.keywords.keywords[pattern]
@@ -273,10 +268,7 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			wins[gi] = append(wins[gi], w)
 		}
 	})
-	// gitleaks' global path allowlists are matched only once a window
-	// reports something (nothing was added before): most files never do,
-	// and matching costs more than the keyword pass.
-	checked := false
+	var skip pathVerdict
 	for gi, g := range e.groups {
 		if len(wins[gi]) == 0 {
 			continue
@@ -291,11 +283,8 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			at = w.start
 			//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
 			fs := g.det.Detect(detect.Fragment{Raw: seg, FilePath: name})
-			if len(fs) > 0 && !checked {
-				if e.pathAllowed(name) {
-					return
-				}
-				checked = true
+			if len(fs) > 0 && skip.allowed(e, name) {
+				return
 			}
 			for _, f := range fs {
 				e.addGitleaks(f.RuleID, f.Description, f.Tags, line+f.StartLine, strings.Clone(f.Secret), c)
@@ -394,8 +383,7 @@ func isAlnum(b byte) bool {
 
 // isSecretByte reports the characters of generic-api-key's secret.
 func isSecretByte(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
-		b == '_' || b == '.' || b == '-' || b == '=' || b == '+' || b == '/'
+	return isAlnum(b) || b == '_' || b == '.' || b == '-' || b == '=' || b == '+' || b == '/'
 }
 
 // lettersOnlyRegexp is generic-api-key's allowlist of secrets made of
