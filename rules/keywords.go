@@ -5,20 +5,21 @@ import "sort"
 // keywordScanner finds every occurrence, overlapping ones included, of a
 // set of lower-case keywords in text, ignoring ASCII case (upper-case
 // letters share their lower-case letter's byte class, so the text is not
-// lower-cased first). It is the prefilter in
-// front of gitleaks' rules and runs over every byte of every text file, so
-// it is written for speed, by hand: the Aho-Corasick libraries at hand
-// either walk a double-array trie (BobuSumisu's, which gitleaks uses, about
-// 160 MB/s here) or report leftmost non-overlapping matches from a
-// single-stream DFA (about 310 MB/s). This one is a dense DFA over byte
-// classes (about 40 of them: the bytes keyword prefixes use, and the rest),
-// built from the keywords' first 16 bytes, the rest of a longer keyword
-// being compared where its prefix ends (the prefix bounds the table for a
-// custom config of many long keywords, and is shortened until the table
-// fits maxTable; shorter prefixes were tried for gitleaks' keywords, and
-// the partial matches they report cost more than the smaller table saves). A DFA step waits on the previous one's table load, so the text is
-// cut in five and the five parts are walked in one loop, their loads
-// overlapping: about 1.7 GB/s on source-like text.
+// lower-cased first). It is the prefilter in front of gitleaks' rules and
+// runs over every byte of every text file, so it is written for speed, by
+// hand: the Aho-Corasick libraries at hand either walk a double-array trie
+// (BobuSumisu's, which gitleaks uses, about 160 MB/s here) or report
+// leftmost non-overlapping matches from a single-stream DFA (about
+// 310 MB/s). This one is a dense DFA over byte classes (about 40: the
+// bytes keyword prefixes use, and the rest), built from the keywords'
+// first 16 bytes, the rest of a longer keyword being compared where its
+// prefix ends. The prefix bounds the table for a custom config of many
+// long keywords, and is shortened until the table fits maxTable (shorter
+// prefixes were tried for gitleaks' keywords: the partial matches they
+// report cost more than the smaller table saves). A DFA step waits on the
+// previous one's table load, so the text is cut in five and the five parts
+// are walked in one loop, their loads overlapping: about 1.7 GB/s on
+// source-like text.
 type keywordScanner struct {
 	keywords []string
 	plen     int // prefix length the DFA is built from
