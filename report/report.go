@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/peelscan/peel/rules"
 	"github.com/peelscan/peel/scanner"
@@ -147,9 +146,15 @@ type Summary struct {
 	Seconds      float64        `json:"seconds"`
 }
 
-// Build assembles a report from scan results, redacting secrets unless
-// opts.ShowSecrets.
+// Build assembles a report from scan results. Unless opts.ShowSecrets, the
+// secrets are redacted, and so is every occurrence of a finding's secret in
+// the strings that come from the image (created_by, locations, keys, …), in
+// every field of the report: the writers render only what Build made.
 func Build(results []*scanner.Result, opts Options) *Report {
+	var red *redactor
+	if !opts.ShowSecrets {
+		red = newRedactor(results)
+	}
 	r := &Report{
 		Schema:  Schema,
 		Tool:    Tool{Name: "peel", Version: opts.ToolVersion},
@@ -169,7 +174,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		}
 		createdBy := map[int]string{}
 		for _, l := range res.Layers {
-			img.Layers = append(img.Layers, Layer{Number: l.Number, DiffID: l.DiffID, CreatedBy: l.CreatedBy})
+			img.Layers = append(img.Layers, Layer{Number: l.Number, DiffID: l.DiffID, CreatedBy: red.s(l.CreatedBy)})
 			createdBy[l.Number] = l.CreatedBy
 		}
 		for i := range res.Findings {
@@ -190,15 +195,17 @@ func Build(results []*scanner.Result, opts Options) *Report {
 				KeystoreType: f.KeystoreType, Aliases: f.Aliases,
 				Remediation: rule.Remediation, Fingerprint: Fingerprint(f),
 			}
-			if !opts.ShowSecrets && out.Secret != "" {
-				out.Secret, out.Redacted = Redact(out.Secret), true
-			}
+			// The ignore file and the baseline match what was found, not
+			// what is shown.
 			if s := opts.Baseline.match(&out); s != nil {
 				out.Suppression = s
 				r.Summary.Baselined++
 			} else if s := opts.Ignore.match(&out); s != nil {
 				out.Suppression = s
 				r.Summary.Suppressed++
+			}
+			if red != nil {
+				red.finding(&out)
 			}
 			if out.Suppression != nil {
 				img.Suppressed = append(img.Suppressed, out)
@@ -208,10 +215,10 @@ func Build(results []*scanner.Result, opts Options) *Report {
 			r.Summary.BySeverity[f.Severity.String()]++
 		}
 		for _, d := range res.Dismissed {
-			img.Dismissed = append(img.Dismissed, Dismissed{Location: scanner.FormatLocation(d.Path, d.Line), Layer: d.Layer, Rule: d.RuleID, Key: d.Key, Reason: d.Reason})
+			img.Dismissed = append(img.Dismissed, Dismissed{Location: red.s(scanner.FormatLocation(d.Path, d.Line)), Layer: d.Layer, Rule: d.RuleID, Key: red.s(d.Key), Reason: red.s(d.Reason)})
 		}
 		for _, in := range res.Incomplete {
-			img.Incomplete = append(img.Incomplete, Incomplete{Location: scanner.FormatLocation(in.Path, 0), Layer: in.Layer, Reason: in.Reason})
+			img.Incomplete = append(img.Incomplete, Incomplete{Location: red.s(scanner.FormatLocation(in.Path, 0)), Layer: in.Layer, Reason: red.s(in.Reason)})
 		}
 		r.Summary.Findings += len(img.Findings)
 		r.Summary.Incomplete += len(img.Incomplete)
@@ -226,16 +233,6 @@ func Build(results []*scanner.Result, opts Options) *Report {
 	r.Summary.Seconds = float64(opts.Duration.Milliseconds()) / 1000
 	sort.Slice(r.Rules, func(i, j int) bool { return r.Rules[i].ID < r.Rules[j].ID })
 	return r
-}
-
-// Redact keeps the first two characters of a secret and hides the rest;
-// secrets of four characters or fewer are hidden whole.
-func Redact(s string) string {
-	if utf8.RuneCountInString(s) <= 4 {
-		return "…"
-	}
-	r := []rune(s)
-	return string(r[:2]) + "…"
 }
 
 // Fingerprint identifies a finding across rebuilds: it hashes the rule, the
