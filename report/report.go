@@ -1,8 +1,6 @@
 package report
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"sort"
@@ -14,8 +12,9 @@ import (
 )
 
 // Schema identifies the JSON report's format; it changes only when a field
-// changes meaning or goes away.
-const Schema = "peel-report/v1"
+// changes meaning or goes away. peel-report/v2 changed what a fingerprint
+// hashes (see Fingerprint).
+const Schema = "peel-report/v2"
 
 // Options shape a report.
 type Options struct {
@@ -27,16 +26,20 @@ type Options struct {
 	Baseline *Baseline
 	// Duration is how long the scans took, for the summary.
 	Duration time.Duration
+	// FingerprintKey, when set, makes each fingerprint an HMAC under it
+	// of the finding's place and its secret (see Fingerprint).
+	FingerprintKey []byte
 }
 
 // Report is the document every writer renders; its JSON form is the
 // documented schema.
 type Report struct {
-	Schema  string  `json:"schema"`
-	Tool    Tool    `json:"tool"`
-	Images  []Image `json:"images"`
-	Rules   []Rule  `json:"rules"`
-	Summary Summary `json:"summary"`
+	Schema       string       `json:"schema"`
+	Tool         Tool         `json:"tool"`
+	Fingerprints Fingerprints `json:"fingerprints"`
+	Images       []Image      `json:"images"`
+	Rules        []Rule       `json:"rules"`
+	Summary      Summary      `json:"summary"`
 }
 
 // Rule describes a rule that has findings in the report.
@@ -156,11 +159,12 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		red = newRedactor(results)
 	}
 	r := &Report{
-		Schema:  Schema,
-		Tool:    Tool{Name: "peel", Version: opts.ToolVersion},
-		Images:  []Image{},
-		Rules:   []Rule{},
-		Summary: Summary{BySeverity: map[string]int{}},
+		Schema:       Schema,
+		Tool:         Tool{Name: "peel", Version: opts.ToolVersion},
+		Fingerprints: fingerprintsOf(opts.FingerprintKey),
+		Images:       []Image{},
+		Rules:        []Rule{},
+		Summary:      Summary{BySeverity: map[string]int{}},
 	}
 	seenRules := map[string]bool{}
 	for _, s := range []rules.Severity{rules.SeverityCritical, rules.SeverityHigh, rules.SeverityMedium, rules.SeverityLow} {
@@ -173,6 +177,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 			Stats: Stats{Layers: res.Stats.Layers, CachedLayers: res.Stats.CachedLayers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes},
 		}
 		createdBy := map[int]string{}
+		occurrences := map[string]int{}
 		for _, l := range res.Layers {
 			img.Layers = append(img.Layers, Layer{Number: l.Number, DiffID: l.DiffID, CreatedBy: red.s(l.CreatedBy)})
 			createdBy[l.Number] = l.CreatedBy
@@ -193,7 +198,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 				Secret: f.Secret, Layer: f.Layer, CreatedBy: createdBy[f.Layer], DeletedInLayer: f.DeletedInLayer,
 				Verified: f.Verified, VerifiedBy: f.VerifiedBy, Opens: f.Opens,
 				KeystoreType: f.KeystoreType, Aliases: f.Aliases,
-				Remediation: rule.Remediation, Fingerprint: Fingerprint(f),
+				Remediation: rule.Remediation, Fingerprint: Fingerprint(f, occurrence(occurrences, f), opts.FingerprintKey),
 			}
 			// The ignore file and the baseline match what was found, not
 			// what is shown.
@@ -233,18 +238,6 @@ func Build(results []*scanner.Result, opts Options) *Report {
 	r.Summary.Seconds = float64(opts.Duration.Milliseconds()) / 1000
 	sort.Slice(r.Rules, func(i, j int) bool { return r.Rules[i].ID < r.Rules[j].ID })
 	return r
-}
-
-// Fingerprint identifies a finding across rebuilds: it hashes the rule, the
-// location chain without line or layer, the key and the secret, so the same
-// secret at the same logical path keeps its fingerprint while a layer digest
-// or a timestamp changes.
-func Fingerprint(f *scanner.Finding) string {
-	h := sha256.New()
-	for _, part := range []string{f.RuleID, strings.Join(f.Path, "!"), f.Key, f.Secret} {
-		fmt.Fprintf(h, "%d:%s", len(part), part)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // Writer renders a report in one format.

@@ -3,7 +3,10 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,18 +97,89 @@ func TestRedact(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
+	key := []byte("a-fingerprint-key-of-the-team")
 	f := scanner.Finding{Finding: rules.Finding{RuleID: rules.RuleConfigSecret, Line: 3, Key: "a.password", Secret: "s3cret-1"}, Path: []string{"/app.jar", "application.properties"}, Layer: 3}
 	moved := f
 	moved.Layer, moved.Line = 7, 9 // rebuilt: other layer, lines shifted
-	other := f
-	other.Secret = "s3cret-2"
-	if report.Fingerprint(&f) != report.Fingerprint(&moved) {
-		t.Error("fingerprint changed with the layer or line")
+	rotated := f
+	rotated.Secret = "s3cret-2"
+	elsewhere := f
+	elsewhere.Path = []string{"/app.jar", "application-prod.properties"}
+	for _, k := range [][]byte{nil, key} {
+		fp := report.Fingerprint(&f, 1, k)
+		if fp != report.Fingerprint(&moved, 1, k) {
+			t.Errorf("key %q: fingerprint changed with the layer or line", k)
+		}
+		if fp == report.Fingerprint(&elsewhere, 1, k) {
+			t.Errorf("key %q: fingerprint did not change with the path", k)
+		}
+		if len(fp) != 32 || strings.Contains(fp, "s3cret") {
+			t.Errorf("fingerprint %q", fp)
+		}
 	}
-	if report.Fingerprint(&f) == report.Fingerprint(&other) {
-		t.Error("fingerprint did not change with the secret")
+	// By location, the secret plays no part: a reader of a redacted report
+	// cannot test a guess. A second finding at the same place is told apart
+	// by its occurrence.
+	if report.Fingerprint(&f, 1, nil) != report.Fingerprint(&rotated, 1, nil) {
+		t.Error("the fingerprint by location depends on the secret")
 	}
-	if strings.Contains(report.Fingerprint(&f), "s3cret") || len(report.Fingerprint(&f)) != 32 {
-		t.Errorf("fingerprint %q", report.Fingerprint(&f))
+	if report.Fingerprint(&f, 1, nil) == report.Fingerprint(&f, 2, nil) {
+		t.Error("the second occurrence has the first's fingerprint")
 	}
+	// Keyed, a rotated value is a new fingerprint, and another key makes
+	// other fingerprints.
+	if report.Fingerprint(&f, 1, key) == report.Fingerprint(&rotated, 1, key) {
+		t.Error("the keyed fingerprint does not depend on the secret")
+	}
+	if report.Fingerprint(&f, 1, key) == report.Fingerprint(&f, 1, []byte("another-key-of-16-bytes")) {
+		t.Error("two keys make the same fingerprint")
+	}
+	if report.Fingerprint(&f, 1, key) == report.Fingerprint(&f, 1, nil) {
+		t.Error("keyed and by-location fingerprints agree")
+	}
+}
+
+// TestFingerprintResistsADictionary runs the attack on peel-report/v1:
+// rule, path and key are in every redacted report, and v1's fingerprint
+// hashed them with the secret, so seven guesses gave the password of all
+// four v1 findings back. Now the fingerprint is the same whatever the
+// guess, and no guess's v1 hash is in the report.
+func TestFingerprintResistsADictionary(t *testing.T) {
+	rep := report.Build([]*scanner.Result{scan(t, "sts-v1.tar", fixture.STSv1)}, report.Options{})
+	guesses := []string{"password", "changeit", "secret", "admin", "spring", "springboot", "letmein"}
+	recovered := func(fingerprint string, f report.Finding) string {
+		for _, g := range guesses {
+			sf := scanner.Finding{Finding: rules.Finding{RuleID: f.Rule, Key: f.Key, Secret: g}, Path: f.Path}
+			if peelV1Fingerprint(&sf) == fingerprint {
+				return g
+			}
+		}
+		return ""
+	}
+	for _, f := range rep.Images[0].Findings {
+		if g := recovered(f.Fingerprint, f); g != "" {
+			t.Errorf("%s: the guess %q reproduces the fingerprint", f.Location, g)
+		}
+		for _, g := range guesses {
+			sf := scanner.Finding{Finding: rules.Finding{RuleID: f.Rule, Key: f.Key, Secret: g}, Path: f.Path}
+			if report.Fingerprint(&sf, 1, nil) != f.Fingerprint {
+				t.Errorf("%s: the fingerprint depends on the secret", f.Location)
+			}
+		}
+		// The attack works on v1's fingerprint of the same finding.
+		real := scanner.Finding{Finding: rules.Finding{RuleID: f.Rule, Key: f.Key, Secret: fixture.Password}, Path: f.Path}
+		if g := recovered(peelV1Fingerprint(&real), f); g != fixture.Password {
+			t.Errorf("%s: the dictionary does not break v1's fingerprint (%q)", f.Location, g)
+		}
+	}
+}
+
+// peelV1Fingerprint is the fingerprint of peel-report/v1: an unsalted hash
+// of rule, path, key and secret.
+func peelV1Fingerprint(f *scanner.Finding) string {
+	h := sha256.New()
+	for _, part := range []string{f.RuleID, strings.Join(f.Path, "!"), f.Key, f.Secret} {
+		fmt.Fprintf(h, "%d:%s", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }

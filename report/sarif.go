@@ -14,8 +14,9 @@ import (
 // InformationURI is where SARIF consumers send people to learn about peel.
 const InformationURI = "https://github.com/peelscan/peel"
 
-// FingerprintKey names peel's fingerprint in SARIF partialFingerprints.
-const FingerprintKey = "peel/v1"
+// FingerprintKey names peel's fingerprint in SARIF partialFingerprints; it
+// changed with what the fingerprint hashes (peel/v1 hashed the secret).
+const FingerprintKey = "peel/v2"
 
 type sarifWriter struct{}
 

@@ -124,14 +124,33 @@ type Baseline struct {
 	fingerprints map[string]bool
 }
 
-// LoadBaseline reads an earlier peel JSON report.
-func LoadBaseline(name string, r io.Reader) (*Baseline, error) {
+// LoadBaseline reads an earlier peel JSON report, for a scan whose
+// fingerprints are made with key (none: by location). A report whose
+// fingerprints were made otherwise (an older schema, another mode or
+// another key) could match nothing, or the wrong findings: it is refused,
+// saying how to regenerate it.
+func LoadBaseline(name string, r io.Reader, key []byte) (*Baseline, error) {
 	var rep Report
 	if err := json.NewDecoder(r).Decode(&rep); err != nil {
 		return nil, fmt.Errorf("%s: not a peel JSON report: %w", name, err)
 	}
-	if rep.Schema != Schema {
+	switch {
+	case rep.Schema == "peel-report/v1":
+		return nil, fmt.Errorf("%s: a peel-report/v1 report, whose fingerprints hash the secret itself; this peel writes %s, whose fingerprints do not: regenerate the baseline with this version of peel", name, Schema)
+	case rep.Schema != Schema:
 		return nil, fmt.Errorf("%s: not a peel JSON report (schema %q, want %q)", name, rep.Schema, Schema)
+	}
+	now := fingerprintsOf(key)
+	switch was := rep.Fingerprints; {
+	case was.Mode == now.Mode && was.KeyID == now.KeyID:
+	case was.Mode == FingerprintsKeyed && now.Mode == FingerprintsByLocation:
+		return nil, fmt.Errorf("%s: its fingerprints were made with a fingerprint key (key id %s) and this scan has none: scan with the same key, or regenerate the baseline without one", name, was.KeyID)
+	case was.Mode == FingerprintsByLocation && now.Mode == FingerprintsKeyed:
+		return nil, fmt.Errorf("%s: its fingerprints were made without a fingerprint key and this scan has one (key id %s): scan without it, or regenerate the baseline with it", name, now.KeyID)
+	case was.Mode == FingerprintsKeyed:
+		return nil, fmt.Errorf("%s: its fingerprints were made with another fingerprint key (key id %s; this scan's is %s): scan with that key, or regenerate the baseline with this one", name, was.KeyID, now.KeyID)
+	default:
+		return nil, fmt.Errorf("%s: unknown fingerprint mode %q", name, was.Mode)
 	}
 	b := &Baseline{Name: name, fingerprints: map[string]bool{}}
 	for _, img := range rep.Images {

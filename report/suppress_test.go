@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -46,12 +47,49 @@ config Env DEMO_PASSWORD
 
 func TestLoadBaselineRefusesOtherJSON(t *testing.T) {
 	for _, in := range []string{`{"schema": "other/v1"}`, `not json`, `[]`} {
-		if _, err := LoadBaseline("b.json", strings.NewReader(in)); err == nil {
+		if _, err := LoadBaseline("b.json", strings.NewReader(in), nil); err == nil {
 			t.Errorf("LoadBaseline(%q) accepted it", in)
 		}
 	}
-	b, err := LoadBaseline("b.json", strings.NewReader(`{"schema": "peel-report/v1", "images": [{"findings": [{"fingerprint": "aa"}], "suppressed": [{"fingerprint": "bb"}]}]}`))
+	b, err := LoadBaseline("b.json", strings.NewReader(`{"schema": "peel-report/v2", "fingerprints": {"mode": "location"}, "images": [{"findings": [{"fingerprint": "aa"}], "suppressed": [{"fingerprint": "bb"}]}]}`), nil)
 	if err != nil || b.match(&Finding{Fingerprint: "aa"}) == nil || b.match(&Finding{Fingerprint: "bb"}) == nil || b.match(&Finding{Fingerprint: "cc"}) != nil {
 		t.Errorf("baseline %+v, %v", b, err)
 	}
+}
+
+// TestLoadBaselineRefusesOtherFingerprints: a baseline whose fingerprints
+// were made another way could match nothing, or the wrong findings; it is
+// refused with what to do.
+func TestLoadBaselineRefusesOtherFingerprints(t *testing.T) {
+	key, other := []byte("0123456789abcdef-key-one"), []byte("0123456789abcdef-key-two")
+	keyed := `{"schema": "peel-report/v2", "fingerprints": ` + mustJSON(fingerprintsOf(key)) + `, "images": []}`
+	byLocation := `{"schema": "peel-report/v2", "fingerprints": {"mode": "location"}, "images": []}`
+	for _, tc := range []struct {
+		baseline string
+		key      []byte
+		want     string // "" when accepted
+	}{
+		{`{"schema": "peel-report/v1", "images": []}`, nil, "b.json: a peel-report/v1 report, whose fingerprints hash the secret itself; this peel writes peel-report/v2, whose fingerprints do not: regenerate the baseline"},
+		{byLocation, nil, ""},
+		{keyed, key, ""},
+		{keyed, nil, "made with a fingerprint key (key id " + fingerprintsOf(key).KeyID + ") and this scan has none"},
+		{byLocation, key, "made without a fingerprint key and this scan has one"},
+		{keyed, other, "made with another fingerprint key"},
+	} {
+		_, err := LoadBaseline("b.json", strings.NewReader(tc.baseline), tc.key)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s with key %q: %v", tc.baseline, tc.key, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s with key %q: %v, want %q", tc.baseline, tc.key, err, tc.want)
+		}
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

@@ -21,7 +21,7 @@ import (
 func peelEnv(t *testing.T, env []string, stdin string, args ...string) run {
 	t.Helper()
 	cmd := exec.Command(peelBin, args...)
-	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "DOCKER_HOST=unix:///nonexistent/docker.sock", "XDG_CACHE_HOME="+t.TempDir()), env...)
+	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "DOCKER_HOST=unix:///nonexistent/docker.sock", "XDG_CACHE_HOME="+t.TempDir(), "PEEL_FINGERPRINT_KEY="), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb

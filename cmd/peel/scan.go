@@ -26,6 +26,7 @@ type scanOptions struct {
 	outputs     []string
 	ignoreFile  string
 	baseline    string
+	fpKeyEnv    string
 	quiet       bool
 	failOn      string
 	showSecrets bool
@@ -73,6 +74,7 @@ func newScanCommand() *cobra.Command {
 	f.StringArrayVarP(&o.outputs, "output", "o", nil, "write the report to FILE instead of stdout, or FORMAT=FILE to add one (repeatable; - is stdout); files are replaced atomically")
 	f.StringVar(&o.ignoreFile, "ignore-file", "", "ignore file of finding fingerprints and location globs (default: .peelignore in the working directory, if any)")
 	f.StringVar(&o.baseline, "baseline", "", "an earlier peel JSON report: report and fail only on findings not in it")
+	f.StringVar(&o.fpKeyEnv, "fingerprint-key-env", defaultFingerprintKeyEnv, "environment variable holding a fingerprint key (at least 16 bytes): when it is set, fingerprints are HMACs of each finding's place and secret under it, so a rotated value is a new finding; otherwise they hash the place alone")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, none")
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full instead of redacted")
@@ -152,6 +154,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	o.scan.TempDir = tmp
 
 	ropts := report.Options{ToolVersion: toolVersion(), ShowSecrets: o.showSecrets}
+	if ropts.FingerprintKey, err = fingerprintKey(o.fpKeyEnv, cmd.Flags().Changed("fingerprint-key-env")); err != nil {
+		return err
+	}
 	if ropts.Ignore, err = loadIgnoreFile(o.ignoreFile); err != nil {
 		return err
 	}
@@ -160,7 +165,7 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		if err != nil {
 			return fmt.Errorf("bad flag: --baseline: %w", err)
 		}
-		ropts.Baseline, err = report.LoadBaseline(o.baseline, f)
+		ropts.Baseline, err = report.LoadBaseline(o.baseline, f, ropts.FingerprintKey)
 		f.Close()
 		if err != nil {
 			return err
@@ -260,6 +265,30 @@ func registryAccess(o *scanOptions, stdin io.Reader) (http.RoundTripper, *authn.
 		return nil, nil, errors.New("bad flag: --password-stdin: standard input is empty")
 	}
 	return rt, &authn.Basic{Username: o.username, Password: pw}, nil
+}
+
+// defaultFingerprintKeyEnv is where the fingerprint key is read from when
+// --fingerprint-key-env does not name another variable.
+const defaultFingerprintKeyEnv = "PEEL_FINGERPRINT_KEY"
+
+// fingerprintKey reads the fingerprint key from the environment variable
+// name. Unset, it means fingerprints by location, unless the variable was
+// named explicitly (a CI secret that did not arrive is an error, not a
+// silent change of mode). The key itself is never printed.
+func fingerprintKey(name string, explicit bool) ([]byte, error) {
+	if name == "" {
+		return nil, errors.New("bad flag: --fingerprint-key-env: no variable named")
+	}
+	v := os.Getenv(name)
+	switch {
+	case v == "" && explicit:
+		return nil, fmt.Errorf("bad flag: --fingerprint-key-env %s: the variable is not set or empty", name)
+	case v == "":
+		return nil, nil
+	case len(v) < report.MinFingerprintKey:
+		return nil, fmt.Errorf("bad flag: --fingerprint-key-env %s: the key has %d bytes; use at least %d random ones (openssl rand -hex 32)", name, len(v), report.MinFingerprintKey)
+	}
+	return []byte(v), nil
 }
 
 // defaultCacheDir is peel's directory under the user cache directory
