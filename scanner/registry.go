@@ -2,9 +2,11 @@ package scanner
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -103,6 +105,7 @@ func remoteOptions(ctx context.Context, r name.Reference, opts SourceOptions) []
 		// Retry-After); network errors here, briefly.
 		remote.WithRetryStatusCodes(),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 3}),
+		remote.WithRetryPredicate(retryRequest),
 	}
 }
 
@@ -136,9 +139,9 @@ func fetchRemote(ctx context.Context, r name.Reference, opts SourceOptions) (*Ta
 	}
 	if err != nil {
 		if transient(err) {
-			return nil, fmt.Errorf("reading the image config: the connection dropped mid-transfer, %d times: %v", layerAttempts, oneLine(err.Error()))
+			return nil, fmt.Errorf("reading the image config: the connection dropped mid-transfer, %d times: %w", layerAttempts, err)
 		}
-		return nil, describeRegistryError(tlsCause(ctx, r, opts, err))
+		return nil, describeRegistryError(tlsCause(ctx, r, opts, err), r.Context().RegistryStr())
 	}
 	t := &Target{Kind: KindRegistry, Image: img, Ref: r.Name()}
 	if d, err := img.Digest(); err == nil {
@@ -168,7 +171,7 @@ func openRemoteAll(ctx context.Context, input string, opts SourceOptions) ([]*Ta
 	}
 	desc, err := remote.Get(r, remoteOptions(ctx, r, opts)...)
 	if err != nil {
-		return nil, describeRegistryError(err)
+		return nil, describeRegistryError(tlsCause(ctx, r, opts, err), r.Context().RegistryStr())
 	}
 	if !desc.MediaType.IsIndex() {
 		t, err := fetchRemote(ctx, r, opts)
@@ -179,7 +182,7 @@ func openRemoteAll(ctx context.Context, input string, opts SourceOptions) ([]*Ta
 	}
 	idx, err := desc.ImageIndex()
 	if err != nil {
-		return nil, describeRegistryError(err)
+		return nil, describeRegistryError(err, r.Context().RegistryStr())
 	}
 	return indexTargets(idx, KindRegistry, input)
 }
@@ -189,7 +192,7 @@ func openRemoteAll(ctx context.Context, input string, opts SourceOptions) ([]*Ta
 func indexTargets(idx v1.ImageIndex, kind, input string) ([]*Target, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, describeRegistryError(err)
+		return nil, describeRegistryError(err, "")
 	}
 	var out []*Target
 	for _, d := range im.Manifests {
@@ -198,7 +201,7 @@ func indexTargets(idx v1.ImageIndex, kind, input string) ([]*Target, error) {
 		}
 		img, err := idx.Image(d.Digest)
 		if err != nil {
-			return nil, describeRegistryError(err)
+			return nil, describeRegistryError(err, "")
 		}
 		out = append(out, &Target{Kind: kind, Image: img, Digest: d.Digest.String(), Input: input + " (" + platformName(d.Platform) + ")"})
 	}
@@ -213,8 +216,8 @@ func indexTargets(idx v1.ImageIndex, kind, input string) ([]*Target, error) {
 // HTTP when HTTPS fails, and the registry's "Client sent an HTTP request to
 // an HTTPS server" would hide why HTTPS failed.
 func tlsCause(ctx context.Context, r name.Reference, opts SourceOptions, err error) error {
-	if !strings.Contains(err.Error(), "HTTP request to an HTTPS server") {
-		return err
+	if !strings.Contains(err.Error(), "HTTP request to an HTTPS server") || errors.Is(err, ErrStalled) || isTLSFailure(err) {
+		return err // nothing hidden, or the HTTPS failure is already in err
 	}
 	rt := opts.Transport
 	if rt == nil {
@@ -226,45 +229,163 @@ func tlsCause(ctx context.Context, r name.Reference, opts SourceOptions, err err
 	}
 	resp, perr := (&http.Client{Transport: rt, Timeout: 10 * time.Second}).Do(req)
 	if perr != nil {
-		return perr
+		if isTLSFailure(perr) {
+			return perr
+		}
+		return err // a stall or the caller's deadline: the first answer stands
 	}
 	resp.Body.Close()
 	return err
 }
 
-// describeRegistryError turns a registry failure into one line that says
-// what went wrong and what to do.
-func describeRegistryError(err error) error {
-	var terr *transport.Error
-	var unknownCA x509.UnknownAuthorityError
-	var certInvalid x509.CertificateInvalidError
-	var hostErr x509.HostnameError
+// RegistryFailure classifies a registry failure, for callers that act on
+// it: a command line adds advice naming its flags.
+type RegistryFailure string
+
+// Registry failures.
+const (
+	FailAuth        RegistryFailure = "auth"         // 401: wrong or missing credentials
+	FailDenied      RegistryFailure = "denied"       // 403
+	FailNotFound    RegistryFailure = "not-found"    // no such repository, tag or digest
+	FailRateLimited RegistryFailure = "rate-limited" // 429 after the retries
+	FailDNS         RegistryFailure = "dns"          // the host name does not resolve
+	FailRefused     RegistryFailure = "refused"      // nothing listens on the port
+	FailUnknownCA   RegistryFailure = "unknown-ca"   // TLS: certificate from an unknown authority
+	FailTLS         RegistryFailure = "tls"          // any other TLS failure
+	FailStalled     RegistryFailure = "stalled"      // a deadline passed: see NetError
+	FailOther       RegistryFailure = "other"
+)
+
+// RegistryError is a registry failure in one line, classified by Kind; Err
+// is the cause (a *transport.Error, an x509 error, a *NetError …).
+type RegistryError struct {
+	Kind RegistryFailure
+	Host string // the registry, host[:port]
+	Msg  string
+	Err  error
+}
+
+func (e *RegistryError) Error() string { return e.Msg }
+func (e *RegistryError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrRateLimited) hold for a rate-limited request.
+func (e *RegistryError) Is(target error) bool {
+	return target == ErrRateLimited && e.Kind == FailRateLimited
+}
+
+// describeRegistryError turns a failure reaching host into one line that
+// says what went wrong, keeping the cause. The caller's cancellation and
+// deadline pass through unchanged.
+func describeRegistryError(err error, host string) error {
+	fail := func(kind RegistryFailure, format string, args ...any) error {
+		return &RegistryError{Kind: kind, Host: host, Msg: fmt.Sprintf(format, args...), Err: err}
+	}
+	// A stall is checked first: net/http's timeouts also match
+	// context.DeadlineExceeded.
+	var stall *NetError
+	if errors.As(err, &stall) && stall.Stalled {
+		return fail(FailStalled, "%s", stall.Error())
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var (
+		terr        *transport.Error
+		dnsErr      *net.DNSError
+		unknownCA   x509.UnknownAuthorityError
+		certInvalid x509.CertificateInvalidError
+		hostErr     x509.HostnameError
+		recordErr   tls.RecordHeaderError
+		alertErr    tls.AlertError
+	)
 	switch {
+	// TLS first: for a loopback host go-containerregistry also tries plain
+	// HTTP, whose "HTTP request to an HTTPS server" is not the story.
+	case errors.As(err, &unknownCA):
+		return fail(FailUnknownCA, "TLS: the certificate of %s is signed by an unknown authority", host)
+	case errors.As(err, &certInvalid), errors.As(err, &hostErr), errors.As(err, &recordErr), errors.As(err, &alertErr):
+		return fail(FailTLS, "TLS with %s failed: %s", host, oneLine(tlsReason(err)))
 	case errors.As(err, &terr):
 		switch terr.StatusCode {
 		case http.StatusUnauthorized:
-			return fmt.Errorf("authentication failed (%s): check the credentials (DOCKER_CONFIG, --username/--password-stdin)", statusText(terr.StatusCode))
+			return fail(FailAuth, "authentication failed (%s)", statusText(terr.StatusCode))
 		case http.StatusForbidden:
-			return fmt.Errorf("access denied (%s)", statusText(terr.StatusCode))
+			return fail(FailDenied, "access denied (%s)", statusText(terr.StatusCode))
 		case http.StatusNotFound:
-			return fmt.Errorf("not found (%s): no such repository, tag or digest", statusText(terr.StatusCode))
+			return fail(FailNotFound, "not found (%s): no such repository, tag or digest", statusText(terr.StatusCode))
 		case http.StatusTooManyRequests:
-			return fmt.Errorf("%w (%s): the registry still refused after the retries", ErrRateLimited, statusText(terr.StatusCode))
+			return fail(FailRateLimited, "%v (%s): the registry still refused after the retries", ErrRateLimited, statusText(terr.StatusCode))
 		}
 		for _, d := range terr.Errors {
 			if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-				return fmt.Errorf("not found (%s): %s", d.Code, oneLine(d.Message))
+				return fail(FailNotFound, "not found (%s): %s", d.Code, oneLine(d.Message))
 			}
 		}
-		return fmt.Errorf("registry error (%s): %s", statusText(terr.StatusCode), oneLine(terr.Error()))
-	case errors.As(err, &unknownCA):
-		return errors.New("TLS: the registry's certificate is signed by an unknown authority (pass its CA with --ca-file, or --insecure-registry HOST)")
-	case errors.As(err, &certInvalid), errors.As(err, &hostErr):
-		return fmt.Errorf("TLS: %s (pass --ca-file, or --insecure-registry HOST)", oneLine(err.Error()))
+		return fail(FailOther, "registry error (%s): %s", statusText(terr.StatusCode), oneLine(terr.Error()))
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return fail(FailDNS, "no such host: %s (the DNS lookup found no address)", dnsErr.Name)
+		}
+		return fail(FailDNS, "DNS lookup of %s failed: %s", dnsErr.Name, oneLine(dnsErr.Err))
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("connection refused: %s", oneLine(dialTarget(err)))
+		return fail(FailRefused, "connection refused: %s", oneLine(dialTarget(err)))
 	}
-	return errors.New(oneLine(err.Error()))
+	return fail(FailOther, "%s", oneLine(err.Error()))
+}
+
+// tlsReason is the TLS part of a failure's text, without the request
+// around it.
+func tlsReason(err error) string {
+	var certInvalid x509.CertificateInvalidError
+	var hostErr x509.HostnameError
+	var recordErr tls.RecordHeaderError
+	var alertErr tls.AlertError
+	switch {
+	case errors.As(err, &certInvalid):
+		return certInvalid.Error()
+	case errors.As(err, &hostErr):
+		return hostErr.Error()
+	case errors.As(err, &recordErr):
+		return recordErr.Error()
+	case errors.As(err, &alertErr):
+		return alertErr.Error()
+	}
+	return err.Error()
+}
+
+// transientNet reports network failures worth trying again: a connection
+// reset or closed mid-transfer. A host that does not resolve, refuses the
+// connection, fails TLS or stalls past a deadline fails the same way
+// again, and at once.
+func transientNet(err error) bool {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrStalled),
+		errors.As(err, &dnsErr), errors.Is(err, syscall.ECONNREFUSED), isTLSFailure(err):
+		return false
+	}
+	msg := err.Error()
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(msg, "connection reset") || strings.Contains(msg, "unexpected EOF")
+}
+
+// retryRequest is the retry predicate for go-containerregistry's requests:
+// transient failures, and a connection closed before any answer.
+func retryRequest(err error) bool {
+	return transientNet(err) || errors.Is(err, io.EOF) && !errors.Is(err, ErrStalled)
+}
+
+func isTLSFailure(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var certInvalid x509.CertificateInvalidError
+	var hostErr x509.HostnameError
+	var recordErr tls.RecordHeaderError
+	var alertErr tls.AlertError
+	var verifyErr *tls.CertificateVerificationError
+	return errors.As(err, &unknownCA) || errors.As(err, &certInvalid) || errors.As(err, &hostErr) ||
+		errors.As(err, &recordErr) || errors.As(err, &alertErr) || errors.As(err, &verifyErr)
 }
 
 func dialTarget(err error) string {

@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
@@ -77,9 +75,7 @@ func transient(err error) bool {
 	if errors.Is(err, ErrDigestMismatch) || isTampered(err) {
 		return false
 	}
-	var ne net.Error
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.As(err, &ne) || strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "unexpected EOF")
+	return transientNet(err)
 }
 
 // ErrDigestMismatch is wrapped in the error for a blob whose content does
@@ -113,7 +109,7 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 	}
 	if err != nil {
 		if transient(err) {
-			return nil, fmt.Errorf("reading image config: the connection dropped mid-transfer, %d times: %v", layerAttempts, oneLine(err.Error()))
+			return nil, fmt.Errorf("reading image config: the connection dropped mid-transfer, %d times: %w", layerAttempts, err)
 		}
 		return nil, fmt.Errorf("reading image config: %w", err)
 	}

@@ -1,10 +1,12 @@
 package scanner
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,13 +24,36 @@ type TransportOptions struct {
 	// 429 or 503 (default 3); MaxRetryWait bounds each wait (default 10s).
 	MaxRetries   int
 	MaxRetryWait time.Duration
+	// Deadlines of each request; zero means the default. A request that
+	// passes one fails with a *NetError that says the host stalled.
+	ConnectTimeout        time.Duration // DNS lookup and TCP connect (default 30s)
+	TLSHandshakeTimeout   time.Duration // default 15s
+	ResponseHeaderTimeout time.Duration // from the request sent to the response's headers (default 30s)
+	IdleTimeout           time.Duration // longest wait for more of a response body (default 60s)
 }
 
+// Default deadlines of registry requests.
+const (
+	DefaultConnectTimeout        = 30 * time.Second
+	DefaultTLSHandshakeTimeout   = 15 * time.Second
+	DefaultResponseHeaderTimeout = 30 * time.Second
+	DefaultIdleTimeout           = 60 * time.Second
+)
+
 // NewTransport builds the HTTP transport for registry requests: TLS with
-// the extra CAs, unverified TLS for the insecure hosts only, and bounded
-// retries that honour Retry-After on 429 and 503.
+// the extra CAs, unverified TLS for the insecure hosts only, a deadline on
+// connecting, on the TLS handshake, on the response headers and on every
+// wait for more of a body, and bounded retries that honour Retry-After on
+// 429 and 503.
 func NewTransport(opts TransportOptions) (http.RoundTripper, error) {
+	opts.ConnectTimeout = cmp.Or(opts.ConnectTimeout, DefaultConnectTimeout)
+	opts.TLSHandshakeTimeout = cmp.Or(opts.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	opts.ResponseHeaderTimeout = cmp.Or(opts.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	opts.IdleTimeout = cmp.Or(opts.IdleTimeout, DefaultIdleTimeout)
 	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.DialContext = (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	base.TLSHandshakeTimeout = opts.TLSHandshakeTimeout
+	base.ResponseHeaderTimeout = opts.ResponseHeaderTimeout
 	if len(opts.CAPEM) > 0 {
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
@@ -52,6 +77,7 @@ func NewTransport(opts TransportOptions) (http.RoundTripper, error) {
 		}
 		rt = hostRouter{secure: base, insecure: insecure, hosts: hosts}
 	}
+	rt = &deadlines{next: rt, opts: opts}
 	if opts.MaxRetries <= 0 {
 		opts.MaxRetries = 3
 	}

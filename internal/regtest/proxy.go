@@ -21,6 +21,7 @@ type Fault struct {
 	Times int
 	// Kind of failure:
 	//   TooManyRequests: answer 429 with Retry-After: 1
+	//   Status:          answer with the status code Status
 	//   DropMidBody:     send the headers and half the body, then cut the connection
 	//   Substitute:      answer a blob request with the bytes of SubstituteWith
 	//   Tamper:          change one byte of the body, keeping its length (a
@@ -28,6 +29,7 @@ type Fault struct {
 	//                    digest differs)
 	Kind           FaultKind
 	SubstituteWith string // a blob digest, for Substitute
+	Status         int    // an HTTP status code, for Status
 }
 
 // FaultKind names a failure.
@@ -39,6 +41,7 @@ const (
 	DropMidBody
 	Substitute
 	Tamper
+	Status
 )
 
 // Proxy is a plain-HTTP proxy on 127.0.0.1 in front of a Registry.
@@ -81,6 +84,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if f != nil && f.Kind == TooManyRequests {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`, http.StatusTooManyRequests)
+		return
+	}
+	if f != nil && f.Kind == Status {
+		http.Error(w, `{"errors":[{"code":"DENIED","message":"refused by the test proxy"}]}`, f.Status)
 		return
 	}
 	path := r.URL.Path

@@ -229,6 +229,13 @@ func (r *Registry) DockerConfig(t testing.TB, host, password string) string {
 }
 
 func certificates() (caPEM, certPEM, keyPEM []byte, err error) {
+	now := time.Now()
+	return certificatesFor(now.Add(-time.Hour), now.Add(24*time.Hour))
+}
+
+// certificatesFor makes a CA and a certificate for 127.0.0.1 and
+// localhost it signed, valid from notBefore to notAfter.
+func certificatesFor(notBefore, notAfter time.Time) (caPEM, certPEM, keyPEM []byte, err error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, nil, err
@@ -250,7 +257,7 @@ func certificates() (caPEM, certPEM, keyPEM []byte, err error) {
 	}
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
