@@ -87,7 +87,8 @@ func TestHostileCorpus(t *testing.T) {
 	}
 	t.Logf("peak RSS over the corpus: %d MiB", peak>>20)
 
-	// Ctrl-C mid-scan: exit 2, and nothing left in the temp directory.
+	// Ctrl-C mid-scan: "interrupted", exit 130, and nothing left in the
+	// temp directory.
 	t.Run("interrupted", func(t *testing.T) {
 		tmp := t.TempDir()
 		cmd := exec.Command(peelBin, "scan", "--no-cache", "oci-archive:long-line.tar")
@@ -102,8 +103,8 @@ func TestHostileCorpus(t *testing.T) {
 		cmd.Process.Signal(os.Interrupt)
 		err := cmd.Wait()
 		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 2 {
-			t.Errorf("interrupted scan: %v (stderr %q)", err, errb.String())
+		if !ok || ee.ExitCode() != 130 || errb.String() != "peel: interrupted\n" {
+			t.Errorf("interrupted scan: %v (stderr %q), want exit 130 and peel: interrupted", err, errb.String())
 		}
 		if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
 			t.Errorf("left in the temp directory: %v", entries)

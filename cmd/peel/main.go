@@ -9,34 +9,110 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
+
+	"github.com/peelscan/peel/report"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	err := newRootCommand().ExecuteContext(ctx)
+	code := exitCode(ctx, err)
 	stop()
-	os.Exit(exitCode(err))
+	os.Exit(code)
 }
 
 // Exit codes.
 const (
-	exitClean    = 0 // nothing at or above --fail-on
-	exitFindings = 1 // findings at or above --fail-on
-	exitError    = 2 // bad input, unreadable image, bad flag
+	exitClean    = 0   // nothing at or above --fail-on
+	exitFindings = 1   // findings at or above --fail-on
+	exitError    = 2   // bad input, unreadable image, bad flag
+	exitSignal   = 128 // plus the signal's number: interrupted (130 for Ctrl-C)
+	exitPipe     = 141 // stdout was closed early (peel scan … | head -1), as a process SIGPIPE kills
 )
 
 // errFindings is returned by scan when findings reach the fail threshold;
 // the report has already been written.
 var errFindings = errors.New("findings at or above the fail threshold")
 
-func exitCode(err error) int {
+// errStdoutClosed is returned when the report's reader went away (a
+// broken pipe): nothing is left to tell, on stdout or off it.
+var errStdoutClosed = errors.New("stdout closed")
+
+// signalled is the cause of the context's end when a signal arrived.
+type signalled struct{ sig syscall.Signal }
+
+func (s signalled) Error() string {
+	if s.sig == syscall.SIGINT {
+		return "interrupted"
+	}
+	return "interrupted by " + s.sig.String()
+}
+
+// signalContext ends its context on SIGINT, SIGTERM or SIGHUP, so that
+// the scan stops and cleans up; a second signal exits at once, removing
+// the temp directories first. A write to a closed pipe fails with EPIPE
+// instead of killing peel before it has removed its temp directory.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		sig := s.(syscall.Signal)
+		cancel(signalled{sig})
+		if _, ok := <-sigs; ok {
+			removeTempDirs()
+			fmt.Fprintln(os.Stderr, "peel: interrupted")
+			os.Exit(exitSignal + int(sig))
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(sigs)
+		cancel(nil)
+	}
+}
+
+// tempDirs are removed on a second signal, which exits without unwinding.
+var tempDirs struct {
+	sync.Mutex
+	paths []string
+}
+
+func registerTempDir(p string) {
+	tempDirs.Lock()
+	defer tempDirs.Unlock()
+	tempDirs.paths = append(tempDirs.paths, p)
+}
+
+func removeTempDirs() {
+	tempDirs.Lock()
+	defer tempDirs.Unlock()
+	for _, p := range tempDirs.paths {
+		os.RemoveAll(p)
+	}
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var s signalled
 	switch {
 	case err == nil:
 		return exitClean
 	case errors.Is(err, errFindings):
 		return exitFindings
+	case errors.As(context.Cause(ctx), &s):
+		fmt.Fprintln(os.Stderr, "peel:", s)
+		return exitSignal + int(s.sig)
+	case errors.Is(err, errStdoutClosed):
+		return exitPipe
 	}
-	fmt.Fprintf(os.Stderr, "peel: %v\n", err)
+	fmt.Fprintf(os.Stderr, "peel: %s\n", report.Printable(strings.Join(strings.Fields(err.Error()), " ")))
 	return exitError
 }

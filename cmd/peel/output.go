@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -66,7 +69,7 @@ func parseOutputs(format string, values []string) ([]output, error) {
 // writeOutputs renders every report. Files are written to temp files and
 // renamed into place only when all of them rendered, so a failure leaves
 // no report half-written; stdout comes last.
-func writeOutputs(outs []output, rep *report.Report, stdout io.Writer) error {
+func writeOutputs(ctx context.Context, outs []output, rep *report.Report, stdout io.Writer, private bool) error {
 	var pending []*atomicfile.Pending
 	discard := func() {
 		for _, p := range pending {
@@ -97,6 +100,9 @@ func writeOutputs(outs []output, rep *report.Report, stdout io.Writer) error {
 		if o.file == "" {
 			w, _ := report.ByName(o.format)
 			if err := w.Write(stdout, rep); err != nil {
+				if errors.Is(err, syscall.EPIPE) {
+					return errStdoutClosed
+				}
 				return fmt.Errorf("writing report: %w", err)
 			}
 		}

@@ -149,36 +149,6 @@ func TestRealRegistry(t *testing.T) {
 		}
 	})
 
-	// Each failure: exit 2, one line naming the input and the reason, no
-	// report on stdout, and the password nowhere.
-	fail := func(t *testing.T, r run, input, reason string) {
-		t.Helper()
-		if r.code != 2 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
-			!strings.HasPrefix(r.stderr, "peel: "+input) || !strings.Contains(r.stderr, reason) {
-			t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and one line with %q", r.code, r.stdout, r.stderr, reason)
-		}
-		if strings.Contains(r.stdout+r.stderr, reg.Password) {
-			t.Error("the password was printed")
-		}
-	}
-	direct := reg.Host + "/" + book
-	t.Run("wrong password", func(t *testing.T) {
-		bad := []string{"DOCKER_CONFIG=" + reg.DockerConfig(t, reg.Host, "wrong-password")}
-		fail(t, peelEnv(t, bad, "", "scan", "--ca-file", reg.CAFile, direct), direct, "authentication failed (401 Unauthorized)")
-	})
-	t.Run("missing tag", func(t *testing.T) {
-		missing := reg.Host + "/" + fixture.ImageRepo + ":v9"
-		fail(t, peelEnv(t, auth, "", "scan", "--ca-file", reg.CAFile, missing), missing, "not found")
-	})
-	t.Run("connection refused", func(t *testing.T) {
-		l := regtestFreeAddr(t)
-		ref := l + "/" + book
-		fail(t, peelEnv(t, auth, "", "scan", ref), ref, "connection refused")
-	})
-	t.Run("unknown certificate authority", func(t *testing.T) {
-		fail(t, peelEnv(t, auth, "", "scan", direct), direct, "unknown authority")
-	})
-
 	blobs := regexp.MustCompile(`/blobs/sha256:`)
 	proxied := func(t *testing.T, faults ...regtest.Fault) (string, []string) {
 		p := regtest.NewProxy(t, reg, faults...)
@@ -190,24 +160,15 @@ func TestRealRegistry(t *testing.T) {
 			t.Errorf("exit %d %s", r.code, r.stderr)
 		}
 	})
-	t.Run("429 persists", func(t *testing.T) {
-		ref, env := proxied(t, regtest.Fault{Path: regexp.MustCompile(`/manifests/`), Kind: regtest.TooManyRequests})
-		fail(t, peelEnv(t, env, "", "scan", ref), ref, "rate limited (429 Too Many Requests)")
-	})
 	t.Run("connection dropped once mid-blob", func(t *testing.T) {
 		ref, env := proxied(t, regtest.Fault{Path: blobs, Times: 1, Kind: regtest.DropMidBody})
 		if r := peelEnv(t, env, "", "scan", ref); r.code != 1 {
 			t.Errorf("exit %d %s", r.code, r.stderr)
 		}
 	})
-	t.Run("connection always dropped mid-blob", func(t *testing.T) {
-		ref, env := proxied(t, regtest.Fault{Path: blobs, Kind: regtest.DropMidBody})
-		fail(t, peelEnv(t, env, "", "scan", ref), ref, "the connection dropped mid-transfer, 3 times")
-	})
 	img, _ := fixture.STSv1()
 	ls, _ := img.Layers()
 	keystoreLayer, _ := ls[3].Digest() // /opt/keystore.jks
-	jwtLayer, _ := ls[4].Digest()
 	keystoreBlob := regexp.MustCompile(regexp.QuoteMeta("/blobs/" + keystoreLayer.String()))
 	t.Run("connection dropped once mid-layer", func(t *testing.T) {
 		ref, env := proxied(t, regtest.Fault{Path: keystoreBlob, Times: 1, Kind: regtest.DropMidBody})
@@ -215,14 +176,6 @@ func TestRealRegistry(t *testing.T) {
 		if r.code != 1 || len(decode(t, r).Images[0].Findings) != 4 {
 			t.Errorf("exit %d %s", r.code, r.stderr)
 		}
-	})
-	t.Run("tampered blob", func(t *testing.T) {
-		ref, env := proxied(t, regtest.Fault{Path: keystoreBlob, Kind: regtest.Tamper})
-		fail(t, peelEnv(t, env, "", "scan", ref), ref, "layer 4: content does not match its digest or size (tampered or corrupt); refused: error verifying sha256 checksum")
-	})
-	t.Run("substituted blob", func(t *testing.T) {
-		ref, env := proxied(t, regtest.Fault{Path: keystoreBlob, Kind: regtest.Substitute, SubstituteWith: jwtLayer.String()})
-		fail(t, peelEnv(t, env, "", "scan", ref), ref, "layer 4: content does not match its digest or size (tampered or corrupt); refused")
 	})
 }
 

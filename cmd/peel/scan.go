@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,7 @@ type scanOptions struct {
 	noGitleaks  bool
 	noCache     bool
 	cpuProfile  string
+	timeout     time.Duration
 	scan        scanner.Options
 }
 
@@ -55,7 +57,8 @@ IMAGE is one of:
   dir:PATH                  a directory, a jar or any single file
 An existing local path needs no prefix: its kind is told from its contents.
 
-Exit status: 0 no finding at or above --fail-on, 1 findings, 2 error.`
+Exit status: 0 no finding at or above --fail-on, 1 findings, 2 error,
+130 interrupted (Ctrl-C), 141 standard output closed early.`
 
 func newScanCommand() *cobra.Command {
 	o := &scanOptions{}
@@ -91,6 +94,7 @@ func newScanCommand() *cobra.Command {
 	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party jars (test/, fixtures/, examples/ inside BOOT-INF/lib, WEB-INF/lib, lib/)")
 	f.StringVar(&o.scan.CacheDir, "cache-dir", defaultCacheDir(), "directory of cached layer results (keyed by layer digest and ruleset version; holds the secrets found, so it is private)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not read or write the layer cache")
+	f.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest a whole run may take (registry pulls, scanning, writing the reports); past it peel stops with exit status 2, naming the registry it was waiting on")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to FILE (for developers)")
 	_ = f.MarkHidden("cpuprofile")
 	f.IntVar(&o.scan.MaxDepth, "max-depth", scanner.DefaultMaxDepth, "how many archives deep to open")
@@ -114,6 +118,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	platform, err := v1.ParsePlatform(o.platform)
 	if err != nil || platform.OS == "" || platform.Architecture == "" {
 		return fmt.Errorf("bad flag: --platform %q: want os/arch[/variant]", o.platform)
+	}
+	if o.timeout <= 0 {
+		return errors.New("bad flag: --timeout must be positive")
 	}
 	if o.scan.MaxDepth < 1 || o.scan.MaxFileSize < 1 || o.scan.MaxArchiveSize < 1 || o.scan.MaxTotalInflate < 1 || o.scan.MaxRatio < 1 || o.scan.MaxEntries < 1 {
 		return errors.New("bad flag: the --max-* limits must be positive")
@@ -150,6 +157,7 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	registerTempDir(tmp)
 	defer os.RemoveAll(tmp)
 	o.scan.TempDir = tmp
 
@@ -183,7 +191,8 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx := cmd.Context()
+	ctx, cancel := context.WithTimeoutCause(cmd.Context(), o.timeout, errTimedOut)
+	defer cancel()
 	progress := newProgress(os.Stderr, o.quiet)
 	if progress != nil {
 		o.scan.Progress = progress
@@ -198,27 +207,27 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		}
 		targets, err := scanner.OpenAll(ctx, input, srcOpts)
 		if err != nil {
-			return err
+			return o.failure(ctx, input, err)
 		}
 		for _, t := range targets {
 			res, err := sc.Scan(ctx, t)
 			t.Close()
 			if err != nil {
-				return fmt.Errorf("%s: %w", t.Input, err)
+				return o.failure(ctx, t.Input, fmt.Errorf("%s: %w", t.Input, err))
 			}
 			results = append(results, res)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted: %w", err)
+		return o.failure(ctx, "", err)
 	}
 	ropts.Duration = time.Since(start)
 	if progress != nil {
 		progress.clear()
 	}
 	rep := report.Build(results, ropts)
-	if err := writeOutputs(outs, rep, cmd.OutOrStdout()); err != nil {
-		return err
+	if err := writeOutputs(ctx, outs, rep, cmd.OutOrStdout(), o.showSecrets); err != nil {
+		return o.failure(ctx, "", err)
 	}
 	tableOnStdout := false
 	for _, out := range outs {
@@ -232,6 +241,52 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	return nil
 }
+
+// defaultTimeout bounds a whole run: generous for a large image over a
+// slow link, short of a CI job's own limit.
+const defaultTimeout = 10 * time.Minute
+
+// errTimedOut is the cause of the run's context ending at --timeout.
+var errTimedOut = errors.New("timed out")
+
+// failure is what peel says of an error: past --timeout, that the run
+// timed out and which registry it was waiting on for what; otherwise the
+// error with advice on the flags that address it (library messages name
+// no flags).
+func (o *scanOptions) failure(ctx context.Context, input string, err error) error {
+	if errors.Is(context.Cause(ctx), errTimedOut) {
+		msg := fmt.Sprintf("timed out: the run took longer than --timeout %s", o.timeout)
+		if input != "" {
+			msg = input + ": " + msg
+		}
+		var ne *scanner.NetError
+		if errors.As(err, &ne) {
+			msg += fmt.Sprintf(", waiting on %s (%s)", ne.Host, ne.Phase)
+		}
+		return &adviceError{msg: msg, err: err}
+	}
+	var re *scanner.RegistryError
+	if errors.As(err, &re) {
+		switch re.Kind {
+		case scanner.FailAuth:
+			return &adviceError{msg: err.Error() + ": check the credentials (DOCKER_CONFIG, or --username with --password-stdin)", err: err}
+		case scanner.FailUnknownCA:
+			return &adviceError{msg: fmt.Sprintf("%v (pass its CA with --ca-file, or --insecure-registry %s)", err, re.Host), err: err}
+		case scanner.FailTLS:
+			return &adviceError{msg: fmt.Sprintf("%v (pass --ca-file, or --insecure-registry %s)", err, re.Host), err: err}
+		}
+	}
+	return err
+}
+
+// adviceError is an error told another way, its cause kept.
+type adviceError struct {
+	msg string
+	err error
+}
+
+func (e *adviceError) Error() string { return e.msg }
+func (e *adviceError) Unwrap() error { return e.err }
 
 // registryAccess builds the registry transport (extra CAs, insecure hosts,
 // retries) and reads --password-stdin. The password is never printed.
