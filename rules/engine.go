@@ -95,6 +95,9 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 		cfg := defaults
 		src := []byte(glconfig.DefaultConfig)
 		if opts.GitleaksConfig != nil {
+			if err := checkGitleaksConfig(opts.GitleaksConfig); err != nil {
+				return nil, err
+			}
 			if cfg, err = loadGitleaks(opts.GitleaksConfig); err != nil {
 				return nil, err
 			}
