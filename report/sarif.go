@@ -87,7 +87,7 @@ func (sarifWriter) Write(w io.Writer, r *Report) error {
 		for _, in := range img.Incomplete {
 			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarif.NewNotification().
 				WithLevel("warning").
-				WithMessage(sarif.NewTextMessage(fmt.Sprintf("scan incomplete: %s: %s: %s", img.Input, in.Location, in.Reason))))
+				WithMessage(sarif.NewTextMessage(Printable(fmt.Sprintf("scan incomplete: %s: %s: %s", img.Input, in.Location, in.Reason)))))
 		}
 	}
 	run.AddInvocations(inv)
@@ -129,7 +129,7 @@ func sarifResult(img Image, f Finding) *sarif.Result {
 	pb.Add("severity", f.Severity.String())
 	res := sarif.NewRuleResult(f.Rule).
 		WithLevel(level(f.Severity)).
-		WithMessage(sarif.NewTextMessage(message(img, f))).
+		WithMessage(sarif.NewTextMessage(Printable(message(img, f)))).
 		WithLocations([]*sarif.Location{sarif.NewLocationWithPhysicalLocation(loc)}).
 		WithPartialFingerPrints(map[string]interface{}{FingerprintKey: f.Fingerprint})
 	res.AttachPropertyBag(pb)

@@ -25,15 +25,16 @@ const (
 
 // Write renders, per image, a table of findings with a short fix per row,
 // the full remediation of each rule seen, what could not be scanned, and a
-// closing count.
+// closing count. Every string from the input is shown through Printable:
+// a name cannot move the cursor or print a line of its own.
 func (tableWriter) Write(w io.Writer, r *Report) error {
 	for i, img := range r.Images {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s (%s", img.Input, img.Kind)
+		fmt.Fprintf(w, "%s (%s", Printable(img.Input), img.Kind)
 		if img.Platform != "" {
-			fmt.Fprintf(w, ", %s", img.Platform)
+			fmt.Fprintf(w, ", %s", Printable(img.Platform))
 		}
 		if img.Stats.Layers > 0 {
 			fmt.Fprintf(w, ", %d layers", img.Stats.Layers)
@@ -45,14 +46,14 @@ func (tableWriter) Write(w io.Writer, r *Report) error {
 			return err
 		}
 		for _, in := range img.Incomplete {
-			fmt.Fprintf(w, "scan incomplete: %s: %s\n", in.Location, in.Reason)
+			fmt.Fprintf(w, "scan incomplete: %s: %s\n", Printable(in.Location), Printable(in.Reason))
 		}
 		for _, d := range img.Dismissed {
-			fmt.Fprintf(w, "dismissed: %s", d.Location)
+			fmt.Fprintf(w, "dismissed: %s", Printable(d.Location))
 			if d.Key != "" {
-				fmt.Fprintf(w, " (%s)", d.Key)
+				fmt.Fprintf(w, " (%s)", Printable(d.Key))
 			}
-			fmt.Fprintf(w, ": %s\n", d.Reason)
+			fmt.Fprintf(w, ": %s\n", Printable(d.Reason))
 		}
 	}
 	fmt.Fprintln(w)
@@ -114,7 +115,7 @@ func findingsTable(w io.Writer, img Image) error {
 	fixes := map[string]string{}
 	for _, f := range img.Findings {
 		fixes[f.Rule] = f.Remediation
-		if err := t.Append(f.Severity.String(), f.Rule, f.Location, layerCell(f), f.Secret, details(f)); err != nil {
+		if err := t.Append(f.Severity.String(), Printable(f.Rule), Printable(f.Location), Printable(layerCell(f)), Printable(f.Secret), Printable(details(f))); err != nil {
 			return err
 		}
 		if !contains(seen, f.Rule) {
@@ -125,7 +126,7 @@ func findingsTable(w io.Writer, img Image) error {
 		return err
 	}
 	for _, id := range seen {
-		fmt.Fprintf(w, "fix %s: %s\n", id, fixes[id])
+		fmt.Fprintf(w, "fix %s: %s\n", Printable(id), Printable(fixes[id]))
 	}
 	return nil
 }

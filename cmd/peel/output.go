@@ -41,8 +41,8 @@ func parseOutputs(format string, values []string) ([]output, error) {
 		if o.file == "" {
 			return nil, fmt.Errorf("bad flag: --output %q: no file", v)
 		}
-		if o.file == "-" {
-			o.file = ""
+		if o.file == "-" || o.file == "/dev/stdout" {
+			o.file = "" // stdout, written last (see writeOutputs)
 		}
 		outs = append(outs, o)
 	}
@@ -66,9 +66,12 @@ func parseOutputs(format string, values []string) ([]output, error) {
 	return outs, nil
 }
 
-// writeOutputs renders every report. Files are written to temp files and
-// renamed into place only when all of them rendered, so a failure leaves
-// no report half-written; stdout comes last.
+// writeOutputs renders every report. Regular files are written to temp
+// files and renamed into place only when all of them rendered, so a
+// failure leaves no report half-written; a path that is not a regular file
+// (/dev/null, a FIFO, a terminal) is written in place, never replaced;
+// stdout comes last. Reports get the umask's permissions, or keep those of
+// the file they replace; with unredacted secrets (private), 0600 at most.
 func writeOutputs(ctx context.Context, outs []output, rep *report.Report, stdout io.Writer, private bool) error {
 	var pending []*atomicfile.Pending
 	discard := func() {
@@ -81,7 +84,11 @@ func writeOutputs(ctx context.Context, outs []output, rep *report.Report, stdout
 			continue
 		}
 		w, _ := report.ByName(o.format)
-		p, err := atomicfile.Prepare(o.file, func(f io.Writer) error { return w.Write(f, rep) })
+		prepare := atomicfile.Prepare
+		if private {
+			prepare = atomicfile.PreparePrivate
+		}
+		p, err := prepare(o.file, func(f io.Writer) error { return w.Write(f, rep) })
 		if err != nil {
 			discard()
 			return err
@@ -89,7 +96,7 @@ func writeOutputs(ctx context.Context, outs []output, rep *report.Report, stdout
 		pending = append(pending, p)
 	}
 	for i, p := range pending {
-		if err := p.Commit(); err != nil {
+		if err := p.CommitContext(ctx); err != nil {
 			for _, q := range pending[i+1:] {
 				q.Discard()
 			}
@@ -159,7 +166,7 @@ func (p *progressLine) Layer(layer, layers int, done, total int64, finished bool
 		}
 		total64 += p.total[l]
 	}
-	line := fmt.Sprintf("%s: %d/%d layers, %s", p.image, len(p.fin), p.layers, mib(done64))
+	line := fmt.Sprintf("%s: %d/%d layers, %s", report.Printable(p.image), len(p.fin), p.layers, mib(done64))
 	if known && total64 > 0 {
 		line += " of " + mib(total64)
 	}

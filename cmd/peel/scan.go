@@ -74,7 +74,7 @@ func newScanCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.format, "format", "f", "table", "report format: "+strings.Join(report.Formats(), ", "))
-	f.StringArrayVarP(&o.outputs, "output", "o", nil, "write the report to FILE instead of stdout, or FORMAT=FILE to add one (repeatable; - is stdout); files are replaced atomically")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "write the report to FILE instead of stdout, or FORMAT=FILE to add one (repeatable; - is stdout); a regular file is replaced atomically, anything else (/dev/null, a FIFO) written into")
 	f.StringVar(&o.ignoreFile, "ignore-file", "", "ignore file of finding fingerprints and location globs (default: .peelignore in the working directory, if any)")
 	f.StringVar(&o.baseline, "baseline", "", "an earlier peel JSON report: report and fail only on findings not in it")
 	f.StringVar(&o.fpKeyEnv, "fingerprint-key-env", defaultFingerprintKeyEnv, "environment variable holding a fingerprint key (at least 16 bytes): when it is set, fingerprints are HMACs of each finding's place and secret under it, so a rotated value is a new finding; otherwise they hash the place alone")
