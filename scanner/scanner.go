@@ -476,7 +476,7 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 	}
 	w := s.newWalker(engine, 0, s.newBudget())
 	visitFile := func(p, name string) error {
-		f, err := os.Open(p)
+		f, err := openNoWait(p) // a FIFO swapped in is opened, seen and skipped, not waited on
 		if err != nil {
 			w.skip([]string{name}, "opening: %v", err)
 			return nil

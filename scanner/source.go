@@ -150,6 +150,9 @@ func OpenAll(ctx context.Context, input string, opts SourceOptions) ([]*Target, 
 }
 
 func ociAll(dir, input string) ([]*Target, error) {
+	if err := checkLayoutBlobs(dir); err != nil {
+		return nil, err
+	}
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("not an OCI layout: %w", err)
@@ -214,7 +217,10 @@ func statInput(p string) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return errors.New("no such file or directory")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return checkInput(p)
 }
 
 // splitRef splits "PATH:REF" (REF may hold colons, as in name:tag): the
@@ -273,6 +279,9 @@ func openOCI(spec string, platform *v1.Platform) (*Target, error) {
 
 func openOCILayout(dir, ref string, platform *v1.Platform) (*Target, error) {
 	if err := statInput(dir); err != nil {
+		return nil, err
+	}
+	if err := checkLayoutBlobs(dir); err != nil {
 		return nil, err
 	}
 	idx, err := layout.ImageIndexFromPath(dir)
@@ -417,6 +426,9 @@ func openLocal(p string, opts SourceOptions) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notRegular(info); err != nil {
+		return nil, err
+	}
 	if info.IsDir() {
 		if _, err := os.Stat(filepath.Join(p, "oci-layout")); err == nil {
 			return openOCI(p, opts.Platform)
@@ -441,7 +453,7 @@ func openLocal(p string, opts SourceOptions) (*Target, error) {
 // for other tars and "" for files that are not tars. It reads headers only,
 // seeking past the contents.
 func sniffTar(p string) (string, error) {
-	f, err := os.Open(p)
+	f, err := openNoWait(p)
 	if err != nil {
 		return "", err
 	}
