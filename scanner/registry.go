@@ -147,6 +147,9 @@ func fetchRemote(ctx context.Context, r name.Reference, opts SourceOptions) (*Ta
 	if d, err := img.Digest(); err == nil {
 		t.Digest = d.String()
 	}
+	if !opts.AllowForeignLayers {
+		t.Image = registryOnly{Image: img, ref: r, opts: remoteOptions(ctx, r, opts)}
+	}
 	return t, nil
 }
 
@@ -184,7 +187,13 @@ func openRemoteAll(ctx context.Context, input string, opts SourceOptions) ([]*Ta
 	if err != nil {
 		return nil, describeRegistryError(err, r.Context().RegistryStr())
 	}
-	return indexTargets(idx, KindRegistry, input)
+	ts, err := indexTargets(idx, KindRegistry, input)
+	if err == nil && !opts.AllowForeignLayers {
+		for _, t := range ts {
+			t.Image = registryOnly{Image: t.Image, ref: r, opts: remoteOptions(ctx, r, opts)}
+		}
+	}
+	return ts, err
 }
 
 // indexTargets lists the images of an index, one target each, named

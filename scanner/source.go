@@ -53,6 +53,10 @@ type SourceOptions struct {
 	Credentials *authn.Basic
 	// AllPlatforms makes OpenAll return every image of an index.
 	AllPlatforms bool
+	// AllowForeignLayers lets a layer the registry does not serve be
+	// fetched from the URLs its manifest entry names (foreign layers);
+	// otherwise reading it fails with a *ForeignLayerError.
+	AllowForeignLayers bool
 }
 
 // Target is an input resolved to an image or a filesystem path.

@@ -42,7 +42,7 @@ func failureTable(t *testing.T) map[string]*regexp.Regexp {
 		}
 		p := regexp.QuoteMeta(msg)
 		for _, r := range []struct{ old, new string }{
-			{"HOST", `127\.0\.0\.1:\d+`}, {"NAME", `\S+`}, {"DURATION", `\S+`}, {"PHASE", `[^)]+`}, {"…", `.*`},
+			{"https://HOST", `https?://127\.0\.0\.1:\d+`}, {"HOST", `127\.0\.0\.1:\d+`}, {"NAME", `\S+`}, {"DURATION", `\S+`}, {"PHASE", `[^)]+`}, {"…", `.*`},
 		} {
 			p = strings.ReplaceAll(p, r.old, r.new)
 		}
@@ -189,6 +189,7 @@ func TestFailureTableIsTested(t *testing.T) {
 		"a response that stops for 60 s", "the run takes longer than `--timeout`",
 		"wrong credentials", "access denied", "missing tag or repository", "TLS certificate from an unknown authority",
 		"429 Too Many Requests (or 503)", "connection dropped mid-blob", "blob whose content does not match its digest (or size)",
+		"a layer the registry does not serve, whose manifest names other URLs (a foreign layer)", // TestForeignLayersAreNotFetched
 	}
 	var rows []string
 	for row := range failureTable(t) {

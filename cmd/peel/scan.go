@@ -33,6 +33,7 @@ type scanOptions struct {
 	showSecrets bool
 	platform    string
 	allPlat     bool
+	foreign     bool
 	mirrors     []string
 	caFile      string
 	insecure    []string
@@ -83,6 +84,7 @@ func newScanCommand() *cobra.Command {
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full instead of redacted")
 	f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image: os/arch[/variant]")
 	f.BoolVar(&o.allPlat, "all-platforms", false, "scan every image of a multi-platform index, each reported separately")
+	f.BoolVar(&o.foreign, "allow-foreign-layers", false, "fetch a layer the registry does not serve from the URLs its manifest names (foreign layers); by default the scan stops there")
 	f.StringArrayVar(&o.mirrors, "registry-mirror", nil, "HOST[:PORT] to pull Docker Hub images from first, falling back to Docker Hub, as dockerd's registry-mirrors (repeatable)")
 	f.StringVar(&o.caFile, "ca-file", "", "PEM file of certificate authorities to trust for registry TLS, besides the system's")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "HOST[:PORT] to reach over plain HTTP or unverified TLS; that host only (repeatable)")
@@ -146,7 +148,7 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		o.scan.CacheDir = ""
 	}
 
-	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat}
+	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat, AllowForeignLayers: o.foreign}
 	if srcOpts.Transport, srcOpts.Credentials, err = registryAccess(o, cmd.InOrStdin()); err != nil {
 		return err
 	}
@@ -264,6 +266,10 @@ func (o *scanOptions) failure(ctx context.Context, input string, err error) erro
 			msg += fmt.Sprintf(", waiting on %s (%s)", ne.Host, ne.Phase)
 		}
 		return &adviceError{msg: msg, err: err}
+	}
+	var fe *scanner.ForeignLayerError
+	if errors.As(err, &fe) {
+		return &adviceError{msg: err.Error() + " (--allow-foreign-layers fetches it)", err: err}
 	}
 	var re *scanner.RegistryError
 	if errors.As(err, &re) {
