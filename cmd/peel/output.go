@@ -106,15 +106,36 @@ func writeOutputs(ctx context.Context, outs []output, rep *report.Report, stdout
 	for _, o := range outs {
 		if o.file == "" {
 			w, _ := report.ByName(o.format)
-			if err := w.Write(stdout, rep); err != nil {
-				if errors.Is(err, syscall.EPIPE) {
-					return errStdoutClosed
-				}
+			// The writers' own errors, and those they drop, alike.
+			sw := &stickyWriter{w: stdout}
+			err := w.Write(sw, rep)
+			if err == nil {
+				err = sw.err
+			}
+			if errors.Is(err, syscall.EPIPE) {
+				return errStdoutClosed
+			}
+			if err != nil {
 				return fmt.Errorf("writing report: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// stickyWriter keeps the first write error, and writes nothing after it.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
 }
 
 // progressLine draws, on a terminal, one line per image being scanned:

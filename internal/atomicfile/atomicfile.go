@@ -86,7 +86,11 @@ func prepare(path string, write func(io.Writer) error, perm func(existing fs.Fil
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
-	err = write(f)
+	sw := &stickyWriter{w: f}
+	err = write(sw)
+	if err == nil {
+		err = sw.err // a write error the writer did not return
+	}
 	if err == nil && exact {
 		err = f.Chmod(mode)
 	}
@@ -254,6 +258,21 @@ func (p *Pending) writeInPlace(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// stickyWriter keeps the first write error, and writes nothing after it.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
 }
 
 // Discard removes the temp file.
