@@ -66,8 +66,9 @@ func checkGitleaksLevel(toml []byte, name string, depth int) error {
 			}
 		}
 	}
-	if vc.AllowList != nil {
-		if err := allowlistCompiles(vc.AllowList.Regexes, vc.AllowList.Paths); err != nil {
+	//lint:ignore SA1019 gitleaks still loads the deprecated [allowlist] table, so it is checked too
+	if old := vc.AllowList; old != nil {
+		if err := allowlistCompiles(old.Regexes, old.Paths); err != nil {
 			return in(fmt.Errorf("[allowlist] %w", err))
 		}
 	}

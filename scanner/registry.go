@@ -32,7 +32,7 @@ func openRemote(ctx context.Context, ref string, opts SourceOptions) (*Target, e
 		for _, m := range opts.Mirrors {
 			mr, err := onMirror(r, m, opts)
 			if err != nil {
-				return nil, fmt.Errorf("--registry-mirror %s: %w", m, err)
+				return nil, fmt.Errorf("mirror %s: %w", m, err)
 			}
 			t, err := fetchRemote(ctx, mr, opts)
 			if err == nil {

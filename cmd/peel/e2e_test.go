@@ -244,7 +244,7 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("version: %+v", r)
 	}
 	r := peel(t, "scan", "--help")
-	for _, want := range []string{"docker-archive:PATH", "oci-archive:PATH", "docker-daemon:", "dir:PATH", "--fail-on", "--show-secrets", "--platform", "Exit status"} {
+	for _, want := range []string{"docker-archive:PATH", "oci-archive:PATH", "docker-daemon:", "dir:PATH", "--fail-on", "--show-secrets", "--platform", "--timeout", "--fingerprint-key-env", "--allow-foreign-layers", "130 interrupted", "Exit status"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("scan --help lacks %q", want)
 		}
