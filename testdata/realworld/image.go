@@ -255,7 +255,7 @@ func writeLayout(dir string, refs []string, imgs []v1.Image) error {
 const corpusRef = "corpus"
 
 // buildCorpusImage writes out/corpus-oci: one layer per group of
-// debian.txt (python3-* relocated to site-packages) and one with
+// debian.txt and one with
 // /app/node_modules. It is rebuilt only when its inputs change.
 func buildCorpusImage(src, out string, pkgs []Package, trees map[string]string, nodeModules string) error {
 	h := sha256.New()
@@ -286,7 +286,7 @@ func buildCorpusImage(src, out string, pkgs []Package, trees map[string]string, 
 		var names []string
 		for _, p := range pkgs {
 			if p.Group == g {
-				ls.trees = append(ls.trees, tree{root: trees[p.Name], to: imagePath})
+				ls.trees = append(ls.trees, tree{root: trees[p.Name]})
 				names = append(names, p.Name+"="+p.Version)
 			}
 		}

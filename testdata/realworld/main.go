@@ -6,10 +6,11 @@
 // the cache directory and unpacks each with dpkg -x, installs the npm
 // packages of npm/package-lock.json with npm ci --ignore-scripts, and lays
 // the result out as an image: one layer per group of debian.txt and one for
-// node_modules, written as an OCI layout with go-containerregistry. The
-// Debian python3-* packages go to /usr/local/lib/python3.11/site-packages,
-// where pip installs them in a Python image. It also builds the book's STS
-// image pair (v1 and v2) from real content; see sts.go.
+// /app/node_modules, written as an OCI layout with go-containerregistry.
+// The Debian python3-* packages stay where Debian installs them,
+// /usr/lib/python3/dist-packages (Debian's site-packages; see README.md). It
+// also builds the book's STS image pair (v1 and v2) from real content; see
+// sts.go.
 //
 // The tests of this package (realworld_test.go) scan what it built with the
 // peel binary and compare the findings with expectations.tsv.
@@ -38,7 +39,7 @@ import (
 
 // generatorVersion changes whenever the layout of what build writes
 // changes, so that an older build directory is rebuilt.
-const generatorVersion = "realworld-1"
+const generatorVersion = "realworld-2"
 
 func main() {
 	cache := flag.String("cache", filepath.Join("testdata", "build", "realworld-cache"), "download cache (Debian packages, npm cache)")
@@ -301,7 +302,7 @@ func writeFallbacks(out string, fallbacks []Fallback, trees map[string]string) e
 				return err
 			}
 			rel, _ := filepath.Rel(trees[f.Name], p)
-			files = append(files, imagePath("/"+filepath.ToSlash(rel)))
+			files = append(files, "/"+filepath.ToSlash(rel))
 			return nil
 		})
 		if err != nil {
@@ -359,24 +360,9 @@ func npmInstall(src, cache, out string) (string, error) {
 	return filepath.Join(out, "node_modules"), nil
 }
 
-// Where the trees land in the image.
-const (
-	distPackages = "/usr/lib/python3/dist-packages/"
-	sitePackages = "/usr/local/lib/python3.11/site-packages/"
-	nodeApp      = "/app/"
-)
-
-// imagePath maps a path of a Debian package to where the corpus image
-// holds it: Debian's dist-packages become a pip-style site-packages.
-func imagePath(p string) string {
-	if rest, ok := strings.CutPrefix(p, distPackages); ok {
-		return sitePackages + rest
-	}
-	if p+"/" == distPackages {
-		return strings.TrimSuffix(sitePackages, "/")
-	}
-	return p
-}
+// nodeApp is where the npm tree lands in the image, as in a Node.js
+// application image.
+const nodeApp = "/app/"
 
 // sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[string]V) []string {

@@ -182,7 +182,7 @@ func countGitleaks(path string) (map[string]int, []string, error) {
 	return m, where, nil
 }
 
-// makeRootfs links every package's files (relocated as in the image) and
+// makeRootfs links every package's files (where the image has them) and
 // the npm tree into one directory, once per corpus build.
 func makeRootfs(rootfs, out string, pkgs []Package) error {
 	stamp, err := os.ReadFile(filepath.Join(out, "corpus-oci.stamp"))
@@ -227,7 +227,7 @@ func makeRootfs(rootfs, out string, pkgs []Package) error {
 		})
 	}
 	for _, p := range pkgs {
-		if err := link(filepath.Join(out, "pkgs", p.Name), imagePath); err != nil {
+		if err := link(filepath.Join(out, "pkgs", p.Name), func(p string) string { return p }); err != nil {
 			return err
 		}
 	}
