@@ -263,16 +263,19 @@ func printCounts(w io.Writer, path string) error {
 		return err
 	}
 	type k struct{ image, what string }
-	rules, classes := map[k]int{}, map[k]int{}
+	rules, kinds, classes := map[k]int{}, map[k]int{}, map[k]int{}
 	totals := map[string]int{}
 	for _, e := range es {
 		rules[k{e.Image, e.Rule}]++
+		kinds[k{e.Image, e.class()}]++
 		classes[k{e.Image, e.Judgment}]++
 		totals[e.Image]++
 	}
 	for _, im := range sortedKeys(totals) {
 		fmt.Fprintf(w, "%s: %d findings\n", im, totals[im])
 		printSorted(w, im, rules, func(x k) (string, string) { return x.image, x.what })
+		fmt.Fprintln(w, "  by kind:")
+		printSorted(w, im, kinds, func(x k) (string, string) { return x.image, x.what })
 		fmt.Fprintln(w, "  by judgment:")
 		printSorted(w, im, classes, func(x k) (string, string) { return x.image, x.what })
 	}
