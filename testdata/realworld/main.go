@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // generatorVersion changes whenever the layout of what build writes
@@ -126,6 +127,7 @@ const fallbacksFile = "fallbacks.tsv"
 // the STS pair under out, skipping what an earlier build with the same
 // inputs already wrote.
 func build(src, cache, out string) error {
+	start := time.Now()
 	pkgs, err := readManifest(filepath.Join(src, "debian.txt"))
 	if err != nil {
 		return err
@@ -159,6 +161,7 @@ func build(src, cache, out string) error {
 	for _, f := range fallbacks {
 		fmt.Fprintf(os.Stderr, "WARNING: %s %s is no longer on the mirror; built with %s instead (update debian.txt and run make realworld UPDATE=1)\n", f.Name, f.Pinned, f.Used)
 	}
+	fmt.Fprintf(os.Stderr, "realworld: built in %.0f s\n", time.Since(start).Seconds())
 	return nil
 }
 
@@ -218,6 +221,7 @@ func fetchDebs(dir string, pkgs []Package) (map[string]string, []Fallback, error
 			if deb == "" {
 				return nil, nil, fmt.Errorf("%s %s: apt-get download wrote no .deb", p.Name, used)
 			}
+			fmt.Fprintf(os.Stderr, "WARNING: %s %s is no longer on the mirror; using %s\n", p.Name, p.Version, used)
 			fallbacks = append(fallbacks, Fallback{p.Name, p.Version, used})
 		}
 		debs[p.Name] = deb
