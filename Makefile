@@ -92,7 +92,7 @@ realworld-peers: build
 	$(GO) run ./testdata/realworld -out $(RW_OUT) peers -peel $(BIN) -trivy $(TRIVY) -gitleaks $(BUILD)/tools/gitleaks
 
 lint:
-	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
+	@out=$$(gofmt -l cmd scanner rules report internal $$(find testdata -path testdata/build -prune -o -name '*.go' -print)); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/realworld
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/realworld
