@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e
+.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e realworld realworld-counts realworld-peers
 
 all: build
 
@@ -65,11 +65,37 @@ demo: build fixtures
 	@echo "=== peel scan $(BUILD)/sts-v2.tar   (prabath/insecure-sts-ch10:v2, Dockerfile-2)"
 	@./$(BIN) scan --no-cache $(BUILD)/sts-v2.tar; echo "exit status $$?"
 
+# The real-world corpus (testdata/realworld/README.md): real Debian and npm
+# packages fetched by name and version into $(RW_CACHE) (kept between runs),
+# unpacked and laid out as images under $(RW_OUT), then scanned by the tests
+# of testdata/realworld, which compare every finding with
+# testdata/realworld/expectations.tsv and check the faithful STS pair.
+# UPDATE=1 rewrites the expectations (judgments kept, new ones unjudged);
+# PENDING_FP=1 lets the STS pair pass with findings judged false positives.
+RW_CACHE ?= $(BUILD)/realworld-cache
+RW_OUT   ?= $(BUILD)/realworld
+realworld: build
+	$(GO) run ./testdata/realworld -cache $(RW_CACHE) -out $(RW_OUT) build
+	$(GO) test -count=1 -v -timeout 30m ./testdata/realworld -args -out $(CURDIR)/$(RW_OUT) -peel $(CURDIR)/$(BIN) \
+	  $(if $(UPDATE),-update) $(if $(PENDING_FP),-pending-fp)
+
+# Findings per rule and per judgment in the expectations.
+realworld-counts:
+	@$(GO) run ./testdata/realworld counts
+
+# peel, trivy v0.74 and gitleaks v8.30 on the corpus's root filesystem, in
+# one run (needs make realworld first); trivy is built into $(BUILD)/tools.
+TRIVY ?= $(CURDIR)/$(BUILD)/tools/trivy
+realworld-peers: build
+	@[ -x $(TRIVY) ] || GOBIN=$(CURDIR)/$(BUILD)/tools GOEXPERIMENT=jsonv2 $(GO) install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0
+	$(GO) build -o $(BUILD)/tools/gitleaks github.com/zricethezav/gitleaks/v8
+	$(GO) run ./testdata/realworld -out $(RW_OUT) peers -peel $(BIN) -trivy $(TRIVY) -gitleaks $(BUILD)/tools/gitleaks
+
 lint:
-	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
+	@out=$$(gofmt -l cmd scanner rules report internal $$(find testdata -path testdata/build -prune -o -name '*.go' -print)); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry
+	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/realworld
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/realworld
 
 clean:
 	rm -rf bin $(BUILD) .tools
