@@ -1,25 +1,17 @@
 package rules
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
-	_ "unsafe" // for go:linkname
 
-	"github.com/rs/zerolog"
-	"github.com/spf13/viper"
-	glconfig "github.com/zricethezav/gitleaks/v8/config"
-	"github.com/zricethezav/gitleaks/v8/detect"
-	"github.com/zricethezav/gitleaks/v8/logging"
-	glregexp "github.com/zricethezav/gitleaks/v8/regexp"
+	"github.com/peelscan/peel/rules/internal/gitleaks"
+	"github.com/peelscan/peel/rules/internal/textscan"
 )
 
 // rulesetVersion changes whenever peel's own detectors change what they
@@ -42,80 +34,26 @@ type EngineOptions struct {
 // Engine runs every detector over files, build commands and image config
 // entries. It is safe for concurrent use.
 type Engine struct {
-	groups  []*ruleGroup // gitleaks' rules: provider rules, then generic ones
+	gl      *gitleaks.Engine // nil with NoGitleaks
 	glRules map[string]Rule
 	version string
-	// keywords finds every group's keywords in one pass; inGroup is
-	// indexed by its keyword numbers.
-	keywords  *keywordScanner
-	inGroup   [][]bool
-	isContext []bool // per keyword: a context word (see hitCounts)
-	// pathRules detects with gitleaks' rules that have no regexp (they
-	// report a file by its path), once per file; nil if there are none.
-	pathRules         *detect.Detector
-	pathRulesNeedText bool // one of them has keywords, to be found in the text
-	// pathAllowlists are gitleaks' global allowlists decided by the path
-	// alone, checked once per file (see hoistPathAllowlists).
-	pathAllowlists []*glconfig.Allowlist
 }
-
-// ruleGroup is a set of gitleaks rules run by one detector, and how its
-// keyword hits are gated.
-type ruleGroup struct {
-	det      *detect.Detector
-	generic  bool // gate hits as gitleaks' generic-api-key needs them
-	provider bool // gitleaks' own provider rules: gate hits by hitCounts
-	// For mayReport: per keyword, the regexps of the rules that have it;
-	// whether a rule has no keyword.
-	byKeyword [][]*glregexp.Regexp
-	always    bool
-	// For the generic gate: the rule's entropy threshold, and the
-	// allowlists that drop a secret by itself.
-	entropy          float64
-	secretAllowlists []*glconfig.Allowlist
-	lettersOnly      bool // secretAllowlists drop secrets of letters and "_.-" only
-}
-
-var silenceGitleaks sync.Once
 
 // NewEngine builds an engine; a gitleaks config that does not parse is an
 // error.
 func NewEngine(opts EngineOptions) (*Engine, error) {
-	// gitleaks logs to stderr from its library code; peel's library code
-	// is silent, so its logger is muted once for the process.
-	silenceGitleaks.Do(func() { logging.Logger = zerolog.Nop() })
 	h := sha256.New()
 	h.Write([]byte(rulesetVersion))
 	e := &Engine{glRules: map[string]Rule{}}
 	if !opts.NoGitleaks {
-		defaults, err := loadGitleaks([]byte(glconfig.DefaultConfig))
+		gl, err := gitleaks.New(opts.GitleaksConfig)
 		if err != nil {
-			return nil, fmt.Errorf("loading gitleaks' default rules: %w", err)
+			return nil, err
 		}
-		cfg := defaults
-		src := []byte(glconfig.DefaultConfig)
-		if opts.GitleaksConfig != nil {
-			if cfg, err = loadGitleaks(opts.GitleaksConfig); err != nil {
-				return nil, err
-			}
-			src = opts.GitleaksConfig
-		}
-		h.Write(src)
-		e.groups, e.keywords, e.inGroup, e.pathRules = splitRules(cfg, defaults)
-		if e.pathRules != nil {
-			for _, r := range e.pathRules.Config.Rules {
-				e.pathRulesNeedText = e.pathRulesNeedText || len(r.Keywords) > 0
-			}
-		}
-		e.isContext = contextFlags(e.keywords.keywords)
-		var perCall []*glconfig.Allowlist
-		perCall, e.pathAllowlists = hoistPathAllowlists(cfg.Allowlists)
-		for _, g := range e.groups {
-			g.det.Config.Allowlists = perCall
-		}
-		for id, r := range cfg.Rules {
-			_, builtin := defaults.Rules[id]
-			e.glRules[GitleaksPrefix+id] = gitleaksRule(id, r.Description, r.Tags, builtin)
+		e.gl = gl
+		h.Write(gl.Config())
+		for _, r := range gl.Rules() {
+			e.glRules[GitleaksPrefix+r.ID] = gitleaksRule(r)
 		}
 	}
 	e.version = hex.EncodeToString(h.Sum(nil))[:16]
@@ -127,67 +65,32 @@ var defaultEngine = sync.OnceValues(func() (*Engine, error) { return NewEngine(E
 // DefaultEngine returns the shared engine with gitleaks' default rules.
 func DefaultEngine() (*Engine, error) { return defaultEngine() }
 
-// gitleaksExtendDepth is gitleaks' config package's count of [extend]
-// loads. gitleaks keeps it in a package variable and never resets it (its
-// command line loads one config per process); past 2 an [extend] is
-// silently not loaded, and once above 0 a top-level config's rules are no
-// longer validated nor its targeted allowlists attached. An engine is built
-// per config, so loadGitleaks resets it around each load, under a lock
-// (gitleaks' extend also reads through viper's global instance). Linked by
-// name because gitleaks exports no way to reset it; a gitleaks version
-// that renames it fails to build here rather than misbehave.
-//
-//go:linkname gitleaksExtendDepth github.com/zricethezav/gitleaks/v8/config.extendDepth
-var gitleaksExtendDepth int
-
-var gitleaksLoad sync.Mutex
-
-func loadGitleaks(toml []byte) (glconfig.Config, error) {
-	gitleaksLoad.Lock()
-	defer gitleaksLoad.Unlock()
-	gitleaksExtendDepth = 0
-	defer func() { gitleaksExtendDepth = 0 }()
-	v := viper.New()
-	v.SetConfigType("toml")
-	if err := v.ReadConfig(bytes.NewReader(toml)); err != nil {
-		return glconfig.Config{}, fmt.Errorf("reading gitleaks config: %w", err)
-	}
-	var vc glconfig.ViperConfig
-	if err := v.Unmarshal(&vc); err != nil {
-		return glconfig.Config{}, fmt.Errorf("reading gitleaks config: %w", err)
-	}
-	cfg, err := vc.Translate()
-	if err != nil {
-		return glconfig.Config{}, fmt.Errorf("gitleaks config: %w", err)
-	}
-	return cfg, nil
-}
-
 // gitleaksRule maps a gitleaks rule to peel's catalogue: provider keys in
 // their live format are critical, the generic high-entropy rule low, and a
 // team's own rules high; a "severity:NAME" tag overrides.
-func gitleaksRule(id, description string, tags []string, builtin bool) Rule {
+func gitleaksRule(r gitleaks.Rule) Rule {
 	sev := SeverityCritical
 	switch {
-	case strings.HasPrefix(id, "generic"):
+	case r.Generic:
 		sev = SeverityLow
-	case !builtin:
+	case !r.Builtin:
 		sev = SeverityHigh
 	}
-	for _, t := range tags {
+	for _, t := range r.Tags {
 		if name, ok := strings.CutPrefix(t, "severity:"); ok {
 			if s, err := ParseSeverity(name); err == nil && s != SeverityNone {
 				sev = s
 			}
 		}
 	}
+	description := r.Description
 	if description == "" {
-		description = "Matches gitleaks rule " + id + "."
+		description = "Matches gitleaks rule " + r.ID + "."
 	}
 	return Rule{
-		ID:          GitleaksPrefix + id,
+		ID:          GitleaksPrefix + r.ID,
 		Title:       strings.TrimSuffix(description, "."),
-		Description: description + " (gitleaks rule " + id + ")",
+		Description: description + " (gitleaks rule " + r.ID + ")",
 		Remediation: rotate,
 		Severity:    sev,
 	}
@@ -219,26 +122,7 @@ func (e *Engine) Rules() []Rule {
 // IsText reports whether a file's first bytes look like text: no NUL byte
 // and valid UTF-8 (a cut rune at the end allowed), or Latin-1 without
 // control characters.
-func IsText(head []byte) bool {
-	if bytes.IndexByte(head, 0) >= 0 {
-		return false
-	}
-	if utf8.Valid(head) {
-		return true
-	}
-	// Tolerate a rune cut by the end of the sample.
-	for i := 1; i < 4 && i <= len(head); i++ {
-		if utf8.Valid(head[:len(head)-i]) {
-			return true
-		}
-	}
-	for _, b := range head {
-		if b < 0x20 && b != '\n' && b != '\r' && b != '\t' && b != '\f' {
-			return false
-		}
-	}
-	return true
-}
+func IsText(head []byte) bool { return textscan.IsText(head) }
 
 // ScanFile runs every detector that applies to a text file. name is its
 // path (the innermost member's, with its directories) and decides the
@@ -316,72 +200,15 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 	return r
 }
 
-// pathRuleMatches reports whether one of gitleaks' path-only rules matches
-// a file's path: only then is their detector (whose own work per call
-// costs tens of microseconds) run.
-func (e *Engine) pathRuleMatches(name string) bool {
-	for _, r := range e.pathRules.Config.Rules {
-		if r.Path != nil && r.Path.MatchString(name) {
-			return true
-		}
-	}
-	return false
-}
-
 // gitleaks runs gitleaks' rules over a file.
 func (e *Engine) gitleaks(name string, data []byte, c *collector) {
-	if e.pathRules != nil && name != "" && e.pathRuleMatches(name) {
-		raw := ""
-		if e.pathRulesNeedText {
-			raw = string(data)
-		}
-		// This detector keeps gitleaks' global allowlists, paths included.
-		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-		for _, f := range e.pathRules.Detect(detect.Fragment{Raw: raw, FilePath: name}) {
-			e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
-		}
-	}
-	if len(e.groups) == 0 {
+	if e.gl == nil {
 		return
 	}
-	if len(data) > wholeFile {
-		e.gitleaksWindows(name, data, c)
-		return
+	for _, f := range e.gl.Scan(name, data, nil) {
+		id := GitleaksPrefix + f.RuleID
+		c.add(Finding{RuleID: id, Severity: e.glRules[id].Severity, Line: f.Line, Secret: f.Secret})
 	}
-	raw := string(data)
-	var skip pathVerdict
-	for _, g := range e.groups {
-		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-		fs := g.det.Detect(detect.Fragment{Raw: raw, FilePath: name})
-		if len(fs) > 0 && skip.allowed(e, name) {
-			return
-		}
-		for _, f := range fs {
-			e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
-		}
-	}
-}
-
-// pathVerdict is gitleaks' global path allowlists' verdict on one file,
-// matched once, and only when a group's detector has reported something
-// in it (nothing has been added before): most files never are, and the
-// allowlists' regexps cost more than the keyword pass.
-type pathVerdict struct{ known, skip bool }
-
-func (v *pathVerdict) allowed(e *Engine, name string) bool {
-	if !v.known {
-		v.skip, v.known = e.pathAllowed(name), true
-	}
-	return v.skip
-}
-
-func (e *Engine) addGitleaks(ruleID, description string, tags []string, line int, secret string, c *collector) {
-	id := GitleaksPrefix + ruleID
-	r, ok := e.glRules[id]
-	if !ok {
-		r = gitleaksRule(ruleID, description, tags, false)
-	}
-	c.add(Finding{RuleID: id, Severity: r.Severity, Line: line, Secret: secret})
 }
 
 // specificity ranks how much a rule knows about what it matched: peel's

@@ -377,7 +377,7 @@ func scanURLs(data []byte, c *collector) {
 	// "://" or "jdbc:" only, not over the whole file. Windows may overlap,
 	// so a match is taken once, by where it starts.
 	seen := map[int]bool{}
-	markerWindows(data, []byte("://"), func(w window) {
+	markerWindows(data, []byte("://"), func(w span) {
 		for _, m := range urlCreds.FindAllSubmatchIndex(data[w.start:w.end], -1) {
 			if seen[w.start+m[0]] {
 				continue
@@ -388,7 +388,7 @@ func scanURLs(data []byte, c *collector) {
 			urlFinding(scheme+"://"+user, pw, lineOf(w.start+m[0]), c)
 		}
 	})
-	markerWindows(data, []byte("jdbc:"), func(w window) {
+	markerWindows(data, []byte("jdbc:"), func(w span) {
 		for _, m := range urlParam.FindAllSubmatchIndex(data[w.start:w.end], -1) {
 			if seen[-1-(w.start+m[0])] {
 				continue
@@ -408,10 +408,13 @@ const urlReach = 2048
 // is read again by the next, so that a URL across the cut is not lost.
 const urlOverlap = 512
 
+// span is a range of a file, data[start:end].
+type span struct{ start, end int }
+
 // markerWindows calls fn with the line around each occurrence of marker,
 // cut to 64 bytes before it and urlReach after. A window covers the
 // markers inside it; each byte of data is read at most about 1.3 times.
-func markerWindows(data, marker []byte, fn func(window)) {
+func markerWindows(data, marker []byte, fn func(span)) {
 	for off := 0; off < len(data); {
 		i := bytes.Index(data[off:], marker)
 		if i < 0 {
@@ -432,7 +435,7 @@ func markerWindows(data, marker []byte, fn func(window)) {
 		} else if hi < len(data) {
 			next = hi - urlOverlap
 		}
-		fn(window{lo, hi})
+		fn(span{lo, hi})
 		off = max(next, at+len(marker))
 	}
 }

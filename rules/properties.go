@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/magiconair/properties"
+
+	"github.com/peelscan/peel/rules/internal/textscan"
 )
 
 // keyHints are lower-case fragments one of which every secret-named key
@@ -27,19 +29,19 @@ func ScanProperties(data []byte) ([]Finding, error) {
 }
 
 // hintScanner finds the key hints, in either case.
-var hintScanner = func() *keywordScanner {
+var hintScanner = func() *textscan.Scanner {
 	hints := make([]string, len(keyHints))
 	for i, h := range keyHints {
 		hints[i] = string(h)
 	}
-	return newKeywordScanner(hints)
+	return textscan.New(hints)
 }()
 
 func scanProperties(data []byte, c *collector) {
 	// Where the hints are, found in one pass; a logical line is parsed only
 	// if one starts within it (no hint holds a line break).
 	var hints []int
-	hintScanner.scan(data, func(start, _ int) { hints = append(hints, start) })
+	hintScanner.Scan(data, func(start, _ int) { hints = append(hints, start) })
 	if len(hints) == 0 {
 		return
 	}
@@ -135,7 +137,7 @@ func propertyKeyEnd(line []byte) int {
 func hasKeystoreSuffix(line []byte) bool {
 	line = bytes.TrimRight(line, " \t\f")
 	for _, s := range keystoreSuffixes {
-		if len(line) >= len(s) && equalFold(line[len(line)-len(s):], s) {
+		if len(line) >= len(s) && textscan.EqualFold(line[len(line)-len(s):], s) {
 			return true
 		}
 	}

@@ -1,4 +1,4 @@
-package rules
+package gitleaks
 
 import (
 	"flag"
@@ -13,7 +13,7 @@ var updateKeywords = flag.Bool("update-keywords", false, "rewrite the keyword DF
 // gitleaks' default keywords (its package may not import gitleaks); the
 // copy must be the keywords of the gitleaks in go.mod.
 func TestKeywordSnapshot(t *testing.T) {
-	const file = "internal/textscan/testdata/gitleaks-keywords.txt"
+	const file = "../textscan/testdata/gitleaks-keywords.txt"
 	live := strings.Join(engine(t).keywords.keywords, "\n") + "\n"
 	if *updateKeywords {
 		if err := os.WriteFile(file, []byte(live), 0o644); err != nil {
@@ -25,6 +25,6 @@ func TestKeywordSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(b) != live {
-		t.Errorf("%s is not gitleaks' keyword set: run go test ./rules -run TestKeywordSnapshot -update-keywords", file)
+		t.Errorf("%s is not gitleaks' keyword set: run go test ./rules/internal/gitleaks -run TestKeywordSnapshot -update-keywords", file)
 	}
 }

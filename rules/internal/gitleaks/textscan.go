@@ -1,9 +1,9 @@
-package rules
+package gitleaks
 
 import "github.com/peelscan/peel/rules/internal/textscan"
 
-// keywordScanner is textscan's keyword DFA under the names the gitleaks
-// windows use; its keywords are kept at hand for them.
+// keywordScanner is textscan's keyword DFA under the names the windows
+// use; its keywords are kept at hand for them.
 type keywordScanner struct {
 	*textscan.Scanner
 	keywords []string
