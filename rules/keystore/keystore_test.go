@@ -1,4 +1,4 @@
-package rules
+package keystore
 
 import (
 	"encoding/asn1"
