@@ -81,7 +81,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanProperties$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanYAML$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./rules -run '^$$' -fuzz '^FuzzInspectKeystore$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules/keystore -run '^$$' -fuzz '^FuzzInspectKeystore$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanFile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./scanner -run '^$$' -fuzz '^FuzzLayer$$' -fuzztime $(FUZZTIME)
 

@@ -23,6 +23,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/peelscan/peel/rules"
+	"github.com/peelscan/peel/rules/keystore"
 )
 
 // Scanner scans images and filesystems with one set of Options. It is safe
@@ -225,7 +226,7 @@ type LayerResult struct {
 }
 
 // KeystoreFile is a keystore found in a layer, kept whole (keystores are
-// bounded by rules.MaxKeystoreSize) to be verified after the walk.
+// bounded by keystore.MaxSize) to be verified after the walk.
 type KeystoreFile struct {
 	Path  []string `json:"path"`
 	Layer int      `json:"layer"`
@@ -564,21 +565,21 @@ func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Inc
 	)
 	// The passwords to try, once for all keystores; those whose config
 	// names a keystore file are put first for that keystore.
-	var all []rules.PasswordCandidate
+	var all []keystore.Candidate
 	var naming []int // indexes into findings of passwords with keystore paths
 	for i := range findings {
 		f := &findings[i]
 		if !passwordRules[f.RuleID] {
 			continue
 		}
-		all = append(all, rules.PasswordCandidate{Password: f.Secret, Source: f.Location()})
+		all = append(all, keystore.Candidate{Password: f.Secret, Source: f.Location()})
 		if len(f.Refers) > 0 {
 			naming = append(naming, i)
 		}
 	}
 	work := keystoreWork
 	for _, kf := range files {
-		ks, err := rules.InspectKeystore(kf.Data)
+		ks, err := keystore.Inspect(kf.Data)
 		if err != nil || ks == nil {
 			continue // the walker reported it as incomplete
 		}
@@ -587,10 +588,10 @@ func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Inc
 			// budget of bytes, so that many large stores and many
 			// passwords cannot stall it.
 			cands := all
-			var preferred []rules.PasswordCandidate
+			var preferred []keystore.Candidate
 			for _, i := range naming {
 				if refersTo(findings[i].Refers, kf.Path) {
-					preferred = append(preferred, rules.PasswordCandidate{Password: findings[i].Secret, Source: findings[i].Location()})
+					preferred = append(preferred, keystore.Candidate{Password: findings[i].Secret, Source: findings[i].Location()})
 				}
 			}
 			if len(preferred) > 0 {
@@ -602,7 +603,7 @@ func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Inc
 					Reason: fmt.Sprintf("%d of the passwords found were not tried on this keystore: the scan's keystore verification budget is used up", len(cands)-tries)})
 				cands = cands[:tries]
 			}
-			work = max(0, work-int64(len(cands)+len(rules.DefaultPasswords))*int64(len(kf.Data)))
+			work = max(0, work-int64(len(cands)+len(keystore.DefaultPasswords))*int64(len(kf.Data)))
 			ks.Open(cands)
 		} else {
 			skipped = append(skipped, Incomplete{Path: kf.Path, Layer: kf.Layer,

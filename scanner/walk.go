@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/flate"
 
 	"github.com/peelscan/peel/rules"
+	"github.com/peelscan/peel/rules/keystore"
 )
 
 // headSize is how many leading bytes decide what a file is; launchWindow is
@@ -89,7 +90,7 @@ func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Rea
 		if err == nil && bytes.Contains(window, zipLocalMagic) {
 			return w.archive(ctx, chain, size, r, ra, depth, false)
 		}
-	case rules.SniffKeystore(head) != rules.NotKeystore:
+	case keystore.Sniff(head) != keystore.None:
 		w.keystore(chain, size, r, ra)
 		return nil
 	case bytes.HasPrefix(head, gzipMagic):
@@ -165,16 +166,16 @@ func (w *walker) dismiss(chain []string, line int, ruleID, key, reason string) {
 }
 
 func (w *walker) keystore(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
-	if size > rules.MaxKeystoreSize {
-		w.skip(chain, "keystore of %d bytes is over the %d-byte limit", size, rules.MaxKeystoreSize)
+	if size > keystore.MaxSize {
+		w.skip(chain, "keystore of %d bytes is over the %d-byte limit", size, keystore.MaxSize)
 		return
 	}
-	data, err := readAll(r, ra, size, rules.MaxKeystoreSize)
+	data, err := readAll(r, ra, size, keystore.MaxSize)
 	if err != nil {
 		w.skip(chain, "reading keystore: %v", err)
 		return
 	}
-	if _, err := rules.InspectKeystore(data); err != nil {
+	if _, err := keystore.Inspect(data); err != nil {
 		w.skip(chain, "%v", err)
 		return
 	}
