@@ -3,14 +3,11 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"unicode"
 
-	"github.com/peelscan/peel/rules/internal/gitleaks"
 	"github.com/peelscan/peel/rules/internal/textscan"
 )
 
@@ -29,14 +26,31 @@ type EngineOptions struct {
 	// NoGitleaks turns gitleaks' catalogue off, leaving peel's own
 	// detectors.
 	NoGitleaks bool
+	// KeystoreWork bounds the bytes hashed verifying keystores in one
+	// Verify call (each password tried hashes the whole store). Default
+	// 8 GiB.
+	KeystoreWork int64
 }
 
-// Engine runs every detector over files, build commands and image config
-// entries. It is safe for concurrent use.
+// ScanOptions choose what a scan of one file reports.
+type ScanOptions struct {
+	// IncludeDependencyTests reports findings in the test resources of
+	// third-party dependencies, which are dismissed otherwise.
+	IncludeDependencyTests bool
+}
+
+// Engine runs the detectors of the registry, then gitleaks' rules, over
+// files, build commands and image config entries; merges what several
+// rules found on the same bytes; dismisses findings by where they sit
+// (policies); and verifies keystores once a scan's findings are known. It
+// is safe for concurrent use.
 type Engine struct {
-	gl      *gitleaks.Engine // nil with NoGitleaks
-	glRules map[string]Rule
-	version string
+	detectors []Detector // the registry's, then gitleaks' (if on)
+	formats   []Detector // the format detectors, in precedence order
+	others    []Detector // the detectors that read every file they apply to
+	verifiers []Verifier
+	rules     map[string]Rule // every rule the engine can report, by ID
+	version   string
 }
 
 // NewEngine builds an engine; a gitleaks config that does not parse is an
@@ -44,17 +58,30 @@ type Engine struct {
 func NewEngine(opts EngineOptions) (*Engine, error) {
 	h := sha256.New()
 	h.Write([]byte(rulesetVersion))
-	e := &Engine{glRules: map[string]Rule{}}
+	e := &Engine{detectors: append([]Detector(nil), detectors...), rules: map[string]Rule{}}
+	for id, r := range catalogue() {
+		e.rules[id] = r
+	}
 	if !opts.NoGitleaks {
-		gl, err := gitleaks.New(opts.GitleaksConfig)
+		gl, err := newGitleaksDetector(opts.GitleaksConfig)
 		if err != nil {
 			return nil, err
 		}
-		e.gl = gl
-		h.Write(gl.Config())
-		for _, r := range gl.Rules() {
-			e.glRules[GitleaksPrefix+r.ID] = gitleaksRule(r)
+		h.Write(gl.gl.Config())
+		for _, r := range gl.Info().Rules {
+			e.rules[r.ID] = r
 		}
+		e.detectors = append(e.detectors, gl)
+	}
+	for _, d := range e.detectors {
+		if d.Info().Format {
+			e.formats = append(e.formats, d)
+		} else {
+			e.others = append(e.others, d)
+		}
+	}
+	for _, v := range verifiers {
+		e.verifiers = append(e.verifiers, v(opts))
 	}
 	e.version = hex.EncodeToString(h.Sum(nil))[:16]
 	return e, nil
@@ -65,173 +92,112 @@ var defaultEngine = sync.OnceValues(func() (*Engine, error) { return NewEngine(E
 // DefaultEngine returns the shared engine with gitleaks' default rules.
 func DefaultEngine() (*Engine, error) { return defaultEngine() }
 
-// gitleaksRule maps a gitleaks rule to peel's catalogue: provider keys in
-// their live format are critical, the generic high-entropy rule low, and a
-// team's own rules high; a "severity:NAME" tag overrides.
-func gitleaksRule(r gitleaks.Rule) Rule {
-	sev := SeverityCritical
-	switch {
-	case r.Generic:
-		sev = SeverityLow
-	case !r.Builtin:
-		sev = SeverityHigh
-	}
-	for _, t := range r.Tags {
-		if name, ok := strings.CutPrefix(t, "severity:"); ok {
-			if s, err := ParseSeverity(name); err == nil && s != SeverityNone {
-				sev = s
-			}
-		}
-	}
-	description := r.Description
-	if description == "" {
-		description = "Matches gitleaks rule " + r.ID + "."
-	}
-	return Rule{
-		ID:          GitleaksPrefix + r.ID,
-		Title:       strings.TrimSuffix(description, "."),
-		Description: description + " (gitleaks rule " + r.ID + ")",
-		Remediation: rotate,
-		Severity:    sev,
-	}
-}
-
 // Version identifies the engine's rules: peel's detectors and the gitleaks
 // config in use. Results cached under one version are stale under another.
 func (e *Engine) Version() string { return e.version }
 
 // Rule returns the catalogue entry of a rule ID, peel's own or gitleaks'.
 func (e *Engine) Rule(id string) (Rule, bool) {
-	if r, ok := catalogue[id]; ok {
-		return r, true
-	}
-	r, ok := e.glRules[id]
+	r, ok := e.rules[id]
 	return r, ok
 }
 
 // Rules returns every rule the engine can report, sorted by ID.
 func (e *Engine) Rules() []Rule {
-	out := All()
-	for _, r := range e.glRules {
+	out := make([]Rule, 0, len(e.rules))
+	for _, r := range e.rules {
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
+// specificity is a rule's, for dedupe.
+func (e *Engine) specificity(id string) Specificity { return e.rules[id].Specificity }
+
 // IsText reports whether a file's first bytes look like text: no NUL byte
 // and valid UTF-8 (a cut rune at the end allowed), or Latin-1 without
 // control characters.
 func IsText(head []byte) bool { return textscan.IsText(head) }
 
-// ScanFile runs every detector that applies to a text file. name is its
-// path (the innermost member's, with its directories) and decides the
-// structured detectors: properties, YAML, .env, INI, XML, JSON, .netrc,
-// .pgpass. Private keys, URL credentials and gitleaks' catalogue apply to
-// every file.
-func (e *Engine) ScanFile(name string, data []byte) Result {
-	var c collector
-	switch ConfigFormat(name) {
-	case FormatProperties:
-		scanProperties(data, &c)
-	case FormatYAML:
-		scanYAML(data, &c)
-	case FormatKeyValue:
-		scanKeyValueLines(data, &c)
-	case FormatXML:
-		scanXML(data, &c)
-	case FormatJSON:
-		scanJSON(name, data, &c)
-	case FormatNetrc:
-		scanNetrc(data, &c)
-	case FormatPgpass:
-		scanPgpass(data, &c)
+// Scan runs over a text file the first format detector that applies to it
+// (by its name: properties, YAML, .env, INI, XML, JSON, .netrc, .pgpass),
+// then every other detector that applies (private keys, URL credentials,
+// gitleaks' catalogue); keeps one finding per secret per line; and
+// dismisses what the policies say is no finding where the file sits
+// (documentation, message bundles, the test resources of dependencies).
+func (e *Engine) Scan(f *File, opts ScanOptions) Result {
+	var c Collector
+	for _, d := range e.formats {
+		if d.Applies(f.Path) {
+			d.Detect(f, &c)
+			break
+		}
 	}
-	scanPrivateKeys(data, strings.Contains(name, ".docker/trust/private/"), &c)
-	scanURLs(data, &c)
-	e.gitleaks(name, data, &c)
+	for _, d := range e.others {
+		if d.Applies(f.Path) {
+			d.Detect(f, &c)
+		}
+	}
 	r := c.finish()
-	r.Findings = dedupe(r.Findings)
-	if isBundle(name) {
-		suppress(&r, func(f Finding) string {
-			if isNaturalLanguage(f.Secret) {
-				return "label in a message bundle"
-			}
-			return ""
-		})
-	}
-	if isDocumentation(name) {
-		suppress(&r, func(f Finding) string {
-			if docPlaceholders[strings.ToLower(f.Secret)] || strings.HasPrefix(f.RuleID, GitleaksPrefix+"generic") {
-				return "placeholder in documentation"
-			}
-			return ""
-		})
-	}
+	r.Findings = dedupe(r.Findings, e.specificity)
+	e.judge(f.Path, opts, &r)
 	return r
+}
+
+// ScanFile scans one file named name (its path, with its directories), as
+// Scan does a chain of that one name.
+func (e *Engine) ScanFile(name string, data []byte) Result {
+	return e.Scan(&File{Path: []string{name}, Data: data}, ScanOptions{})
 }
 
 // ScanCommand runs the build-step detectors over one history entry's
 // created_by; findings are on line 1.
-func (e *Engine) ScanCommand(cmd string) Result {
-	var c collector
-	scanCommand(cmd, &c)
-	scanURLs([]byte(cmd), &c)
-	e.gitleaks("", []byte(cmd), &c)
+func (e *Engine) ScanCommand(cmd string) Result { return e.command(Command{Line: cmd}) }
+
+// ScanEntrypoint reads the image config's entrypoint and command (joined
+// with spaces) as ScanCommand reads a build step, reporting what it finds
+// as image-config-secret.
+func (e *Engine) ScanEntrypoint(cmd string) Result {
+	return e.command(Command{Line: cmd, Entrypoint: true})
+}
+
+func (e *Engine) command(cmd Command) Result {
+	var c Collector
+	for _, d := range e.detectors {
+		if r, ok := d.(commandReader); ok {
+			r.DetectCommand(cmd, &c)
+		}
+	}
 	r := c.finish()
-	r.Findings = dedupe(r.Findings)
+	r.Findings = dedupe(r.Findings, e.specificity)
 	return r
 }
 
 // ScanAssignment judges one KEY=VALUE of the image config (Env, Labels).
+// Its findings have no line, and the key when their rule gives none.
 func (e *Engine) ScanAssignment(key, value string) Result {
-	var c collector
-	c.keyValue(RuleImageConfigSecret, key, value, 0)
-	scanURLs([]byte(value), &c)
-	e.gitleaks("", []byte(key+"="+value), &c)
-	for i := range c.Findings {
-		c.Findings[i].Line = 0
-		if c.Findings[i].Key == "" {
-			c.Findings[i].Key = key
+	var c Collector
+	for _, d := range e.detectors {
+		if r, ok := d.(assignmentReader); ok {
+			r.DetectAssignment(key, value, &c)
+		}
+	}
+	for i := range c.res.Findings {
+		c.res.Findings[i].Line = 0
+		if c.res.Findings[i].Key == "" {
+			c.res.Findings[i].Key = key
 		}
 	}
 	r := c.finish()
-	r.Findings = dedupe(r.Findings)
+	r.Findings = dedupe(r.Findings, e.specificity)
 	return r
-}
-
-// gitleaks runs gitleaks' rules over a file.
-func (e *Engine) gitleaks(name string, data []byte, c *collector) {
-	if e.gl == nil {
-		return
-	}
-	for _, f := range e.gl.Scan(name, data, nil) {
-		id := GitleaksPrefix + f.RuleID
-		c.add(Finding{RuleID: id, Severity: e.glRules[id].Severity, Line: f.Line, Secret: f.Secret})
-	}
-}
-
-// specificity ranks how much a rule knows about what it matched: peel's
-// key and keystore detectors parse the thing; a gitleaks provider rule
-// knows the token's issuer; peel's config rules know only the key's name;
-// gitleaks' generic rule knows only entropy.
-func specificity(ruleID string) int {
-	switch {
-	case ruleID == RulePrivateKey, ruleID == RulePrivateKeyEncrypted, ruleID == RuleContentTrustKey,
-		ruleID == RuleKeystoreVerified, ruleID == RuleKeystorePrivateKey, ruleID == RuleDockerConfigAuth:
-		return 3
-	case strings.HasPrefix(ruleID, GitleaksPrefix+"generic"):
-		return 0
-	case strings.HasPrefix(ruleID, GitleaksPrefix):
-		return 2
-	}
-	return 1
 }
 
 // dedupe keeps one finding per secret per line: when two rules hit the same
 // bytes (one secret containing the other, line breaks aside), the more
 // specific rule's finding stays, then the more severe, then the first.
-func dedupe(fs []Finding) []Finding {
+func dedupe(fs []Finding, specificity func(ruleID string) Specificity) []Finding {
 	if len(fs) < 2 {
 		return fs
 	}
@@ -287,65 +253,4 @@ func stripSpace(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// suppress moves findings for which why returns a reason to the dismissals.
-func suppress(r *Result, why func(Finding) string) {
-	kept := r.Findings[:0]
-	for _, f := range r.Findings {
-		if reason := why(f); reason != "" {
-			r.Dismissed = append(r.Dismissed, Dismissal{RuleID: f.RuleID, Line: f.Line, Key: f.Key, Reason: reason})
-			continue
-		}
-		kept = append(kept, f)
-	}
-	r.Findings = kept
-}
-
-var bundleName = regexp.MustCompile(`(?i)^(?:messages|labels|strings|localstrings|.*(?:resources|bundle|messages|strings))(?:_[a-z]{2,3}(?:_[a-z]{2})?)?\.properties$|_[a-z]{2}(?:_[A-Z]{2})?\.properties$`)
-
-// isBundle reports Java message bundles (messages_fr.properties,
-// LocalStrings.properties), whose values are UI text.
-func isBundle(name string) bool { return bundleName.MatchString(path.Base(name)) }
-
-// isNaturalLanguage reports text made of letters, spaces and punctuation
-// only, as labels are ("Mot de passe", "Contraseña:").
-func isNaturalLanguage(s string) bool {
-	letters := 0
-	for _, r := range s {
-		switch {
-		case unicode.IsLetter(r):
-			letters++
-		case unicode.IsSpace(r) || strings.ContainsRune(".,:;!?'\"()-…{}[]", r):
-		default:
-			return false
-		}
-	}
-	return letters > 0
-}
-
-// docPlaceholders are values that documentation puts where a secret goes.
-var docPlaceholders = map[string]bool{
-	"changeme": true, "change-me": true, "change_me": true, "changeit": true, "password": true, "secret": true,
-	"example": true, "foobar": true, "dummy": true, "test": true, "placeholder": true, "replace-me": true,
-	"your-password": true, "yourpassword": true, "your_password": true, "mypassword": true, "mysecret": true,
-	"xxx": true, "xxxx": true, "xxxxxx": true, "pass": true, "passw0rd": true, "p@ssw0rd": true, "s3cr3t": true,
-}
-
-// isDocumentation reports files that document rather than configure:
-// /usr/share/doc, man and info pages, Markdown, reStructuredText,
-// AsciiDoc, READMEs.
-func isDocumentation(name string) bool {
-	for _, d := range []string{"/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/share/gtk-doc/"} {
-		if strings.Contains(name, d) {
-			return true
-		}
-	}
-	base := strings.ToLower(path.Base(name))
-	for _, ext := range []string{".md", ".markdown", ".rst", ".adoc", ".asciidoc", ".txt", ".html", ".htm"} {
-		if strings.HasSuffix(base, ext) {
-			return true
-		}
-	}
-	return strings.HasPrefix(base, "readme") || strings.HasPrefix(base, "changelog") || strings.HasPrefix(base, "changes")
 }

@@ -153,8 +153,8 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 	for _, d := range res.Dismissed {
 		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
 	}
-	if res.Err != nil {
-		w.dismiss(chain, 0, "", "", res.Err.Error()+"; the text rules still ran")
+	for _, in := range res.Incomplete {
+		w.dismiss(chain, 0, "", "", in.Reason+"; the text rules still ran")
 	}
 }
 
