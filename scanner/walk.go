@@ -153,8 +153,10 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 	for _, d := range res.Dismissed {
 		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
 	}
+	// A part the structured detectors could not read (a document that
+	// does not parse) is a gap in the scan, reported as such.
 	for _, in := range res.Incomplete {
-		w.dismiss(chain, 0, "", "", in.Reason+"; the text rules still ran")
+		w.skip(chain, "%s", in.Reason)
 	}
 }
 
