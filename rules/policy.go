@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"strings"
@@ -15,7 +16,7 @@ type policy func(chain []string, opts ScanOptions) func(f *Finding, r Rule) stri
 
 // policies run in order over the findings a file kept after dedupe; a
 // finding one of them dismisses is not shown to the next.
-var policies = []policy{messageBundles, documentation}
+var policies = []policy{messageBundles, documentation, dependencyTests}
 
 // judge applies the policies to one file's result.
 func (e *Engine) judge(chain []string, opts ScanOptions, r *Result) {
@@ -27,6 +28,42 @@ func (e *Engine) judge(chain []string, opts ScanOptions, r *Result) {
 			suppress(r, func(f Finding) string { return why(&f, e.rules[f.RuleID]) })
 		}
 	}
+}
+
+// dependencyTests: the test resources of a third-party dependency are its
+// own fixtures, not the application's secrets; reported only when asked.
+func dependencyTests(chain []string, opts ScanOptions) func(*Finding, Rule) string {
+	if opts.IncludeDependencyTests {
+		return nil
+	}
+	reason := dependencyTest(chain)
+	if reason == "" {
+		return nil
+	}
+	return func(*Finding, Rule) string { return reason }
+}
+
+// testResource matches the members of a dependency jar that are its own
+// tests, fixtures or examples.
+var testResource = regexp.MustCompile(`(?i)(?:^|/)(?:src/test|test|tests|testdata|test-data|test-resources|test-classes|testing|fixtures?|examples?|samples?)/|(?:^|/)[^/]*[-_.]tests?\.[a-z]+$`)
+
+// dependencyTest explains why a finding in chain sits in a third-party
+// dependency's test resources (a file under test/, fixtures/, examples/ …
+// inside a jar that an application bundles in BOOT-INF/lib, WEB-INF/lib or
+// lib/, or that lives in a Maven repository or /usr/share/java); "" if not.
+func dependencyTest(chain []string) string {
+	if len(chain) < 2 {
+		return ""
+	}
+	for i := 0; i < len(chain)-1; i++ {
+		dep := chain[i]
+		isDep := strings.Contains(dep, "BOOT-INF/lib/") || strings.Contains(dep, "WEB-INF/lib/") ||
+			strings.HasPrefix(dep, "lib/") || strings.Contains(dep, "/.m2/repository/") || strings.HasPrefix(dep, "/usr/share/java/")
+		if isDep && strings.HasSuffix(strings.ToLower(dep), ".jar") && testResource.MatchString(chain[len(chain)-1]) {
+			return fmt.Sprintf("test resource of the dependency %s (--include-dependency-tests to report)", path.Base(dep))
+		}
+	}
+	return ""
 }
 
 // messageBundles: in a Java message bundle, values are UI text.

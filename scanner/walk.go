@@ -141,14 +141,9 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 		w.skip(chain, "reading: %v", err)
 		return
 	}
-	res := w.engine.ScanFile(chain[len(chain)-1], data)
+	res := w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests})
 	for _, f := range res.Findings {
-		f := Finding{Finding: f, Path: clone(chain), Layer: w.layer}
-		if reason := dependencyTest(chain); reason != "" && !w.opts.IncludeDependencyTests {
-			w.dismiss(chain, f.Line, f.RuleID, f.Key, reason)
-			continue
-		}
-		w.findings = append(w.findings, f)
+		w.findings = append(w.findings, Finding{Finding: f, Path: clone(chain), Layer: w.layer})
 	}
 	for _, d := range res.Dismissed {
 		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
