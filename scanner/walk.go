@@ -16,7 +16,6 @@ import (
 	"github.com/klauspost/compress/flate"
 
 	"github.com/peelscan/peel/rules"
-	"github.com/peelscan/peel/rules/keystore"
 )
 
 // headSize is how many leading bytes decide what a file is; launchWindow is
@@ -90,8 +89,8 @@ func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Rea
 		if err == nil && bytes.Contains(window, zipLocalMagic) {
 			return w.archive(ctx, chain, size, r, ra, depth, false)
 		}
-	case keystore.Sniff(head) != keystore.None:
-		w.keystore(chain, size, r, ra)
+	case w.engine.Wants(head):
+		w.keep(chain, head, size, r, ra)
 		return nil
 	case bytes.HasPrefix(head, gzipMagic):
 		return w.compressed(ctx, chain, r, depth, "gzip")
@@ -162,17 +161,11 @@ func (w *walker) dismiss(chain []string, line int, ruleID, key, reason string) {
 	w.dismissed = append(w.dismissed, Dismissed{Path: clone(chain), Line: line, Layer: w.layer, RuleID: ruleID, Key: key, Reason: reason})
 }
 
-func (w *walker) keystore(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
-	if size > keystore.MaxSize {
-		w.skip(chain, "keystore of %d bytes is over the %d-byte limit", size, keystore.MaxSize)
-		return
-	}
-	data, err := readAll(r, ra, size, keystore.MaxSize)
+// keep reads whole a file a verifier wants (a keystore, by its magic
+// bytes), for the image-level verification after the walk.
+func (w *walker) keep(chain []string, head []byte, size int64, r io.Reader, ra io.ReaderAt) {
+	data, err := w.engine.Keep(head, size, func(max int64) ([]byte, error) { return readAll(r, ra, size, max) })
 	if err != nil {
-		w.skip(chain, "reading keystore: %v", err)
-		return
-	}
-	if _, err := keystore.Inspect(data); err != nil {
 		w.skip(chain, "%v", err)
 		return
 	}
