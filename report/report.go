@@ -112,6 +112,8 @@ type Finding struct {
 	Remediation    string         `json:"remediation"`
 	Fingerprint    string         `json:"fingerprint"`
 	Suppression    *Suppression   `json:"suppression,omitempty"`
+
+	kind rules.Kind // the rule's, for the table's wording; not in the JSON
 }
 
 // Incomplete is a part of the input a limit or a malformed file kept from
@@ -189,6 +191,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 				Verified: f.Verified, VerifiedBy: f.VerifiedBy, Opens: f.Opens,
 				KeystoreType: f.KeystoreType, Aliases: f.Aliases,
 				Remediation: rule.Remediation, Fingerprint: Fingerprint(f),
+				kind: rule.Kind,
 			}
 			if !opts.ShowSecrets && out.Secret != "" {
 				out.Secret, out.Redacted = Redact(out.Secret), true
