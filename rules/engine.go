@@ -3,17 +3,16 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"unicode"
 
+	"github.com/peelscan/peel/rules/internal/gitleaks"
 	"github.com/peelscan/peel/rules/internal/textscan"
 )
-
-// rulesetVersion changes whenever peel's own detectors change what they
-// report, so that cached results keyed by it are not reused.
-const rulesetVersion = "peel-rules-5"
 
 // GitleaksPrefix starts the peel rule ID of each gitleaks rule.
 const GitleaksPrefix = "gitleaks."
@@ -56,18 +55,16 @@ type Engine struct {
 // NewEngine builds an engine; a gitleaks config that does not parse is an
 // error.
 func NewEngine(opts EngineOptions) (*Engine, error) {
-	h := sha256.New()
-	h.Write([]byte(rulesetVersion))
 	e := &Engine{detectors: append([]Detector(nil), detectors...), rules: map[string]Rule{}}
 	for id, r := range catalogue() {
 		e.rules[id] = r
 	}
+	var gl *gitleaksDetector
 	if !opts.NoGitleaks {
-		gl, err := newGitleaksDetector(opts.GitleaksConfig)
-		if err != nil {
+		var err error
+		if gl, err = newGitleaksDetector(opts.GitleaksConfig); err != nil {
 			return nil, err
 		}
-		h.Write(gl.gl.Config())
 		for _, r := range gl.Info().Rules {
 			e.rules[r.ID] = r
 		}
@@ -83,7 +80,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	for _, v := range verifiers {
 		e.verifiers = append(e.verifiers, v(opts))
 	}
-	e.version = hex.EncodeToString(h.Sum(nil))[:16]
+	e.version = e.deriveVersion(gl)
 	return e, nil
 }
 
@@ -92,9 +89,42 @@ var defaultEngine = sync.OnceValues(func() (*Engine, error) { return NewEngine(E
 // DefaultEngine returns the shared engine with gitleaks' default rules.
 func DefaultEngine() (*Engine, error) { return defaultEngine() }
 
-// Version identifies the engine's rules: peel's detectors and the gitleaks
-// config in use. Results cached under one version are stale under another.
+// Version identifies what the engine reports: its detectors' and
+// verifiers' declared versions, rules and examples, the engine's own
+// version (merging, policies), and the gitleaks config and adapter in use.
+// Results cached under one version are stale under another.
 func (e *Engine) Version() string { return e.version }
+
+// engineVersion is raised when the engine's own work changes what it
+// reports: merging what several rules found (dedupe), the policies.
+const engineVersion = 1
+
+// deriveVersion hashes everything that decides what the engine reports,
+// as trivy keys its cache by its analyzers' versions: change a detector
+// (its version, a rule, an example) and the version changes with it.
+func (e *Engine) deriveVersion(gl *gitleaksDetector) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "peel engine %d\n", engineVersion)
+	write := func(info Info) {
+		b, err := json.Marshal(info)
+		if err != nil {
+			panic(fmt.Sprintf("rules: describing %s: %v", info.Name, err)) // plain data: cannot fail
+		}
+		h.Write(b)
+		h.Write([]byte{'\n'})
+	}
+	for _, d := range e.detectors {
+		write(d.Info())
+	}
+	for _, v := range e.verifiers {
+		write(v.Info())
+	}
+	if gl != nil {
+		fmt.Fprintf(h, "gitleaks %s\n", gitleaks.Version())
+		h.Write(gl.gl.Config())
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
 
 // Rule returns the catalogue entry of a rule ID, peel's own or gitleaks'.
 func (e *Engine) Rule(id string) (Rule, bool) {

@@ -263,3 +263,39 @@ regexes = ['''R4nd0mCh4rs''']
 		}
 	}
 }
+
+// TestVersionFollowsDetectors: the engine's version is the same for the
+// same detectors and config, and changes when a detector's version, one
+// of its rules or one of its examples does.
+func TestVersionFollowsDetectors(t *testing.T) {
+	a, err := NewEngine(EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Version() != engine(t).Version() {
+		t.Fatal("two engines of the same rules have different versions")
+	}
+	variants := map[string]func(Info) Info{
+		"version": func(i Info) Info { i.Version++; return i },
+		"rule":    func(i Info) Info { i.Rules[0].Severity = SeverityLow; return i },
+		"example": func(i Info) Info { i.Rules[0].Examples[0].Text += " "; return i },
+	}
+	for name, change := range variants {
+		e := *a
+		e.detectors = append([]Detector(nil), a.detectors...)
+		e.detectors[0] = changedInfo{e.detectors[0], change}
+		if e.deriveVersion(nil) == a.deriveVersion(nil) {
+			t.Errorf("changing a detector's %s keeps the version", name)
+		}
+	}
+	if no, _ := NewEngine(EngineOptions{NoGitleaks: true}); no.Version() == a.Version() {
+		t.Error("turning gitleaks off keeps the version")
+	}
+}
+
+type changedInfo struct {
+	Detector
+	change func(Info) Info
+}
+
+func (c changedInfo) Info() Info { return c.change(c.Detector.Info()) }

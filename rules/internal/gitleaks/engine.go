@@ -13,6 +13,7 @@ package gitleaks
 import (
 	"bytes"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	_ "unsafe" // for go:linkname
@@ -124,6 +125,30 @@ func New(config []byte) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// adapterVersion is raised when this package's own work (rule groups,
+// windows, gates) changes what it reports.
+const adapterVersion = 1
+
+// Version identifies the adapter and the gitleaks it runs: the adapter's
+// version and gitleaks' module version, as built.
+func Version() string {
+	v := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == modulePath {
+				v = d.Version
+				if d.Replace != nil {
+					v += " => " + d.Replace.Path + " " + d.Replace.Version
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("adapter %d, %s %s", adapterVersion, modulePath, v)
+}
+
+// modulePath is gitleaks' module.
+const modulePath = "github.com/zricethezav/gitleaks/v8"
 
 // isGeneric tells gitleaks' generic rules by their IDs, the only mark
 // gitleaks gives them (generic-api-key).
