@@ -18,9 +18,6 @@ func (keyValue) Info() Info {
 			file("/app/.env", "DB_PASSWORD=\nDB_PASSWORD=${DB_PASSWORD}\nTOKEN_TTL=3600\nDB_USER=app\n"),
 			file("/root/.aws/credentials", "[default]\naws_access_key_id = AKIDEXAMPLEPEEL\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYPEELKEY\n",
 				at(3, "aws_secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPEELKEY")),
-			file("/home/node/.npmrc", "registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=npm-peel-fake-token-1\n",
-				at(2, "_authToken", "npm-peel-fake-token-1")),
-			file("/home/node/.npmrc", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n"),
 			file("/etc/mysql/my.cnf", "[client]\n; password = commented-out\nuser = app\n"),
 		),
 		configSecretDefault.with(

@@ -7,6 +7,7 @@ package rules
 var detectors = []Detector{
 	propertiesFiles{},
 	yamlFiles{},
+	npmrc{},
 	keyValue{},
 	xmlFiles{},
 	jsonFiles{},
