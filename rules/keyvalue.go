@@ -7,7 +7,7 @@ import (
 )
 
 // keyValue reads KEY=VALUE files: .env, INI (~/.aws/credentials, .pypirc,
-// my.cnf, .s3cfg), .npmrc.
+// my.cnf, .s3cfg). (.npmrc has a detector of its own.)
 type keyValue struct{}
 
 func (keyValue) Info() Info {
@@ -30,15 +30,15 @@ func (keyValue) Info() Info {
 func (keyValue) Applies(path []string) bool {
 	b, d := base(path), dir(path)
 	return b == ".env" || strings.HasPrefix(b, ".env.") || strings.HasSuffix(b, ".env") ||
-		b == ".npmrc" || b == ".yarnrc" || b == ".pypirc" || b == ".s3cfg" || b == ".my.cnf" ||
+		b == ".pypirc" || b == ".s3cfg" || b == ".my.cnf" ||
 		strings.HasSuffix(b, ".ini") || strings.HasSuffix(b, ".cnf") ||
 		strings.HasSuffix(d, ".aws") && (b == "credentials" || b == "config")
 }
 
 func (keyValue) Detect(f *File, c *Collector) { scanKeyValueLines(f.Data, c) }
 
-// scanKeyValueLines reads .env, INI (~/.aws/credentials, .pypirc, my.cnf)
-// and .npmrc files: KEY=VALUE or KEY = VALUE lines, "[section]" headers
+// scanKeyValueLines reads .env and INI files (~/.aws/credentials, .pypirc,
+// my.cnf): KEY=VALUE or KEY = VALUE lines, "[section]" headers
 // and "#" or ";" comments.
 func scanKeyValueLines(data []byte, c *Collector) {
 	textscan.ForEachLine(data, func(line []byte, n int) {
@@ -52,13 +52,6 @@ func scanKeyValueLines(data []byte, c *Collector) {
 		}
 		key := strings.TrimSpace(strings.TrimPrefix(s[:i], "export "))
 		value := unquote(strings.TrimSpace(s[i+1:]))
-		// .npmrc scopes keys by registry: //registry.npmjs.org/:_authToken.
-		if j := strings.LastIndex(key, ":_"); j >= 0 {
-			key = key[j+1:]
-		}
-		if key == "_auth" {
-			key = "_authToken"
-		}
 		c.KeyValue(RuleConfigSecret, key, value, n)
 	})
 }
