@@ -94,4 +94,4 @@ bench:
 	$(GO) run ./testdata/bench -dir $(BENCH_DIR)
 
 gobench:
-	$(GO) test -run '^$$' -bench . -benchmem ./rules ./scanner
+	$(GO) test -run '^$$' -bench . -benchmem ./rules/... ./scanner
