@@ -26,10 +26,34 @@ func innermost(chain []string) string {
 	return chain[len(chain)-1]
 }
 
-// base is the lower-case file name of a chain's innermost member, and dir
-// the lower-case directory it sits in.
-func base(chain []string) string { return strings.ToLower(path.Base(innermost(chain))) }
-func dir(chain []string) string  { return strings.ToLower(path.Dir(innermost(chain))) }
+// Applies runs for every file and every detector: these compare names
+// ignoring case without lower-casing them (which allocates for every name
+// with a capital in it).
+
+// fileName is the file name of a chain's innermost member, and dirName the
+// directory it sits in.
+func fileName(chain []string) string { return path.Base(innermost(chain)) }
+func dirName(chain []string) string  { return path.Dir(innermost(chain)) }
+
+// isName reports whether name is one of names, ignoring case.
+func isName(name string, names ...string) bool {
+	for _, n := range names {
+		if strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSuffixFold and hasPrefixFold are strings.HasSuffix and HasPrefix
+// ignoring case.
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
 
 // Info describes a detector or a verifier.
 type Info struct {

@@ -157,28 +157,49 @@ func IsText(head []byte) bool { return textscan.IsText(head) }
 // dismisses what the policies say is no finding where the file sits
 // (documentation, message bundles, the test resources of dependencies).
 func (e *Engine) Scan(f *File, opts ScanOptions) Result {
-	var c Collector
+	c := getCollector()
 	for _, d := range e.formats {
 		if d.Applies(f.Path) {
-			d.Detect(f, &c)
+			d.Detect(f, c)
 			break
 		}
 	}
 	for _, d := range e.others {
 		if d.Applies(f.Path) {
-			d.Detect(f, &c)
+			d.Detect(f, c)
 		}
 	}
-	r := c.finish()
+	r := c.release()
 	r.Findings = dedupe(r.Findings, e.specificity)
 	e.judge(f.Path, opts, &r)
+	return r
+}
+
+// collectors are reused from file to file: handed to the detectors through
+// an interface, a Collector would otherwise be allocated for every file.
+var collectors = sync.Pool{New: func() any { return new(Collector) }}
+
+func getCollector() *Collector { return collectors.Get().(*Collector) }
+
+// release finishes the collector's result and returns the collector, empty,
+// to the pool.
+func (c *Collector) release() Result {
+	r := c.finish()
+	*c = Collector{}
+	collectors.Put(c)
 	return r
 }
 
 // ScanFile scans one file named name (its path, with its directories), as
 // Scan does a chain of that one name.
 func (e *Engine) ScanFile(name string, data []byte) Result {
-	return e.Scan(&File{Path: []string{name}, Data: data}, ScanOptions{})
+	in := &struct {
+		f    File
+		path [1]string
+	}{}
+	in.path[0] = name
+	in.f = File{Path: in.path[:], Data: data}
+	return e.Scan(&in.f, ScanOptions{})
 }
 
 // ScanCommand runs the build-step detectors over one history entry's

@@ -50,7 +50,7 @@ func (jsonFiles) Info() Info {
 	}}
 }
 
-func (jsonFiles) Applies(path []string) bool { return strings.HasSuffix(base(path), ".json") }
+func (jsonFiles) Applies(path []string) bool { return hasSuffixFold(fileName(path), ".json") }
 
 func (jsonFiles) Detect(f *File, c *Collector) { scanJSON(f.Name(), f.Data, c) }
 

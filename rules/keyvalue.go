@@ -28,11 +28,10 @@ func (keyValue) Info() Info {
 }
 
 func (keyValue) Applies(path []string) bool {
-	b, d := base(path), dir(path)
-	return b == ".env" || strings.HasPrefix(b, ".env.") || strings.HasSuffix(b, ".env") ||
-		b == ".pypirc" || b == ".s3cfg" || b == ".my.cnf" ||
-		strings.HasSuffix(b, ".ini") || strings.HasSuffix(b, ".cnf") ||
-		strings.HasSuffix(d, ".aws") && (b == "credentials" || b == "config")
+	b := fileName(path)
+	return isName(b, ".env", ".pypirc", ".s3cfg", ".my.cnf") || hasPrefixFold(b, ".env.") || hasSuffixFold(b, ".env") ||
+		hasSuffixFold(b, ".ini") || hasSuffixFold(b, ".cnf") ||
+		isName(b, "credentials", "config") && hasSuffixFold(dirName(path), ".aws")
 }
 
 func (keyValue) Detect(f *File, c *Collector) { scanKeyValueLines(f.Data, c) }

@@ -19,7 +19,7 @@ func (netrc) Info() Info {
 	}}
 }
 
-func (netrc) Applies(path []string) bool { b := base(path); return b == ".netrc" || b == "_netrc" }
+func (netrc) Applies(path []string) bool { return isName(fileName(path), ".netrc", "_netrc") }
 
 func (netrc) Detect(f *File, c *Collector) { scanNetrc(f.Data, c) }
 

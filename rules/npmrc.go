@@ -59,8 +59,7 @@ func (npmrc) Info() Info {
 }
 
 func (npmrc) Applies(path []string) bool {
-	b := base(path)
-	return b == ".npmrc" || b == "npmrc" || b == ".yarnrc"
+	return isName(fileName(path), ".npmrc", "npmrc", ".yarnrc")
 }
 
 func (npmrc) Detect(f *File, c *Collector) {

@@ -18,10 +18,7 @@ func (pgpass) Info() Info {
 	}}
 }
 
-func (pgpass) Applies(path []string) bool {
-	b := base(path)
-	return b == ".pgpass" || b == "pgpass.conf"
-}
+func (pgpass) Applies(path []string) bool { return isName(fileName(path), ".pgpass", "pgpass.conf") }
 
 func (pgpass) Detect(f *File, c *Collector) { scanPgpass(f.Data, c) }
 

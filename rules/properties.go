@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/magiconair/properties"
@@ -59,7 +58,7 @@ func (propertiesFiles) Info() Info {
 }
 
 func (propertiesFiles) Applies(path []string) bool {
-	return strings.HasSuffix(base(path), ".properties")
+	return hasSuffixFold(fileName(path), ".properties")
 }
 
 func (propertiesFiles) Detect(f *File, c *Collector) { scanProperties(f.Data, c) }

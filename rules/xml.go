@@ -46,7 +46,7 @@ func (xmlFiles) Info() Info {
 	}}
 }
 
-func (xmlFiles) Applies(path []string) bool { return strings.HasSuffix(base(path), ".xml") }
+func (xmlFiles) Applies(path []string) bool { return hasSuffixFold(fileName(path), ".xml") }
 
 func (xmlFiles) Detect(f *File, c *Collector) { scanXML(f.Data, c) }
 

@@ -44,9 +44,9 @@ func (yamlFiles) Info() Info {
 }
 
 func (yamlFiles) Applies(path []string) bool {
-	b := base(path)
-	return strings.HasSuffix(b, ".yml") || strings.HasSuffix(b, ".yaml") ||
-		b == "config" && strings.HasSuffix(dir(path), ".kube") || strings.HasPrefix(b, "kubeconfig")
+	b := fileName(path)
+	return hasSuffixFold(b, ".yml") || hasSuffixFold(b, ".yaml") ||
+		isName(b, "config") && hasSuffixFold(dirName(path), ".kube") || hasPrefixFold(b, "kubeconfig")
 }
 
 func (yamlFiles) Detect(f *File, c *Collector) { scanYAML(f.Data, c) }

@@ -3,6 +3,7 @@ package textscan
 import (
 	"os"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -16,14 +17,17 @@ const gitleaksKeywordsFile = "testdata/gitleaks-keywords.txt"
 // scanner over gitleaks' keywords.
 type keywordSet struct{ keywords *keywordScanner }
 
-// DefaultEngine returns the keyword scanner of gitleaks' default keywords.
-func DefaultEngine() (keywordSet, error) {
+// DefaultEngine returns the keyword scanner of gitleaks' default keywords,
+// built once.
+func DefaultEngine() (keywordSet, error) { return defaultEngine() }
+
+var defaultEngine = sync.OnceValues(func() (keywordSet, error) {
 	b, err := os.ReadFile(gitleaksKeywordsFile)
 	if err != nil {
 		return keywordSet{}, err
 	}
 	return keywordSet{keywords: newKeywordScanner(strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"))}, nil
-}
+})
 
 func engine(t testing.TB) keywordSet {
 	t.Helper()
