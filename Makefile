@@ -107,7 +107,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanProperties$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanYAML$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./rules -run '^$$' -fuzz '^FuzzInspectKeystore$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules/keystore -run '^$$' -fuzz '^FuzzInspectKeystore$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanFile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./scanner -run '^$$' -fuzz '^FuzzLayer$$' -fuzztime $(FUZZTIME)
 
@@ -120,4 +120,4 @@ bench:
 	$(GO) run ./testdata/bench -dir $(BENCH_DIR)
 
 gobench:
-	$(GO) test -run '^$$' -bench . -benchmem ./rules ./scanner
+	$(GO) test -run '^$$' -bench . -benchmem ./rules/... ./scanner

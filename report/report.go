@@ -114,6 +114,8 @@ type Finding struct {
 	Remediation    string         `json:"remediation"`
 	Fingerprint    string         `json:"fingerprint"`
 	Suppression    *Suppression   `json:"suppression,omitempty"`
+
+	kind rules.Kind // the rule's, for the table's wording; not in the JSON
 }
 
 // Incomplete is a part of the input a limit or a malformed file kept from
@@ -199,6 +201,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 				Verified: f.Verified, VerifiedBy: f.VerifiedBy, Opens: f.Opens,
 				KeystoreType: f.KeystoreType, Aliases: f.Aliases,
 				Remediation: rule.Remediation, Fingerprint: Fingerprint(f, occurrence(occurrences, f), opts.FingerprintKey),
+				kind: rule.Kind,
 			}
 			// The ignore file and the baseline match what was found, not
 			// what is shown.

@@ -183,3 +183,27 @@ func peelV1Fingerprint(f *scanner.Finding) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
+
+// TestTableDetails: the table names a private key by its type and a
+// setting as "key NAME", by the rule's kind.
+func TestTableDetails(t *testing.T) {
+	res := &scanner.Result{Input: "x", Kind: "dir", Findings: []scanner.Finding{
+		{Finding: rules.Finding{RuleID: rules.RulePrivateKey, Severity: rules.SeverityCritical, Line: 1, Key: "OPENSSH PRIVATE KEY", Secret: "b3BlbnNzaC1rZXk"}, Path: []string{"/root/.ssh/id_ed25519"}},
+		{Finding: rules.Finding{RuleID: rules.RuleContentTrustKey, Severity: rules.SeverityHigh, Line: 1, Key: "role root", Secret: "cm9vdC1rZXk"}, Path: []string{"/root/.docker/trust/private/a.key"}},
+		{Finding: rules.Finding{RuleID: rules.RuleConfigSecret, Severity: rules.SeverityHigh, Line: 2, Key: "db.password", Secret: "s3cret-1"}, Path: []string{"/app/application.properties"}},
+	}}
+	w, _ := report.ByName("table")
+	var b bytes.Buffer
+	if err := w.Write(&b, report.Build([]*scanner.Result{res}, report.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"│ OPENSSH PRIVATE KEY", "│ role root", "│ key db.password"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "key OPENSSH") || strings.Contains(out, "key role") {
+		t.Errorf("a private key's type is written as a setting:\n%s", out)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -216,27 +215,4 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		return n, errLimit
 	}
 	return n, err
-}
-
-// testResource matches the members of a dependency jar that are its own
-// tests, fixtures or examples.
-var testResource = regexp.MustCompile(`(?i)(?:^|/)(?:src/test|test|tests|testdata|test-data|test-resources|test-classes|testing|fixtures?|examples?|samples?)/|(?:^|/)[^/]*[-_.]tests?\.[a-z]+$`)
-
-// dependencyTest explains why a finding in chain sits in a third-party
-// dependency's test resources (a file under test/, fixtures/, examples/ …
-// inside a jar that an application bundles in BOOT-INF/lib, WEB-INF/lib or
-// lib/, or that lives in a Maven repository or /usr/share/java); "" if not.
-func dependencyTest(chain []string) string {
-	if len(chain) < 2 {
-		return ""
-	}
-	for i := 0; i < len(chain)-1; i++ {
-		dep := chain[i]
-		isDep := strings.Contains(dep, "BOOT-INF/lib/") || strings.Contains(dep, "WEB-INF/lib/") ||
-			strings.HasPrefix(dep, "lib/") || strings.Contains(dep, "/.m2/repository/") || strings.HasPrefix(dep, "/usr/share/java/")
-		if isDep && strings.HasSuffix(strings.ToLower(dep), ".jar") && testResource.MatchString(chain[len(chain)-1]) {
-			return fmt.Sprintf("test resource of the dependency %s (--include-dependency-tests to report)", path.Base(dep))
-		}
-	}
-	return ""
 }

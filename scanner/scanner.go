@@ -187,7 +187,7 @@ launch:
 	}
 	cw := s.newWalker(engine, 0, nil)
 	cw.imageConfig(cfg)
-	s.merge(res, engine, append(results, cw.result()))
+	s.merge(ctx, res, engine, append(results, cw.result()))
 	markDeleted(res.Findings, results)
 	return res, nil
 }
@@ -221,7 +221,7 @@ type LayerResult struct {
 }
 
 // KeystoreFile is a keystore found in a layer, kept whole (keystores are
-// bounded by rules.MaxKeystoreSize) to be verified after the walk.
+// bounded by the verifier that keeps them) to be verified after the walk.
 type KeystoreFile struct {
 	Path  []string `json:"path"`
 	Layer int      `json:"layer"`
@@ -509,13 +509,13 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 		}
 	}
 	res := &Result{}
-	s.merge(res, engine, []*LayerResult{w.result()})
+	s.merge(ctx, res, engine, []*LayerResult{w.result()})
 	return res, nil
 }
 
 // merge gathers the layers' results in layer order, verifies keystores
 // against every password found, and sorts the findings.
-func (s *Scanner) merge(res *Result, engine *rules.Engine, results []*LayerResult) {
+func (s *Scanner) merge(ctx context.Context, res *Result, engine *rules.Engine, results []*LayerResult) {
 	var files []KeystoreFile
 	for _, r := range results {
 		res.Findings = append(res.Findings, r.Findings...)
@@ -524,12 +524,7 @@ func (s *Scanner) merge(res *Result, engine *rules.Engine, results []*LayerResul
 		res.Stats.add(r.Stats)
 		files = append(files, r.Keystores...)
 	}
-	found, skipped, trustOnly := verifyKeystores(res.Findings, files)
-	res.Findings = append(res.Findings, found...)
-	res.Incomplete = append(res.Incomplete, skipped...)
-	if s.opts.Explain {
-		res.Dismissed = append(res.Dismissed, trustOnly...)
-	}
+	s.verify(ctx, res, engine, files)
 	res.Rules = map[string]rules.Rule{}
 	for _, f := range res.Findings {
 		if r, ok := engine.Rule(f.RuleID); ok {
@@ -548,129 +543,46 @@ func (s *Scanner) merge(res *Result, engine *rules.Engine, results []*LayerResul
 	})
 }
 
-// verifyKeystores tries the passwords found in config (preferring, for each
-// keystore, the passwords whose config names that keystore) and the default
-// passwords on every keystore, and returns the keystore findings. Password
-// findings that open a keystore are marked verified and list it in Opens.
-func verifyKeystores(findings []Finding, files []KeystoreFile) ([]Finding, []Incomplete, []Dismissed) {
-	var (
-		out       []Finding
-		skipped   []Incomplete
-		trustOnly []Dismissed
-	)
-	// The passwords to try, once for all keystores; those whose config
-	// names a keystore file are put first for that keystore.
-	var all []rules.PasswordCandidate
-	var naming []int // indexes into findings of passwords with keystore paths
-	for i := range findings {
-		f := &findings[i]
-		if !passwordRules[f.RuleID] {
-			continue
+// verify runs the engine's verifiers over the kept files and every finding,
+// and joins what they prove into the result: the kept files' findings
+// (a keystore that opens, or that holds keys), what could not be tried,
+// and the findings they prove live (verified, at the severity the
+// verifier gives, listing what they open). The layers' results are not
+// changed.
+func (s *Scanner) verify(ctx context.Context, res *Result, engine *rules.Engine, files []KeystoreFile) {
+	if len(files) == 0 {
+		return
+	}
+	located := make([]rules.Located, len(res.Findings))
+	for i, f := range res.Findings {
+		located[i] = rules.Located{Finding: f.Finding, Path: f.Path}
+	}
+	kept := make([]rules.File, len(files))
+	for i, kf := range files {
+		kept[i] = rules.File{Path: kf.Path, Data: kf.Data}
+	}
+	var found []Finding
+	for _, v := range engine.Verify(ctx, located, kept) {
+		kf := files[v.File]
+		for _, in := range v.Incomplete {
+			res.Incomplete = append(res.Incomplete, Incomplete{Path: kf.Path, Layer: kf.Layer, Reason: in.Reason})
 		}
-		all = append(all, rules.PasswordCandidate{Password: f.Secret, Source: f.Location()})
-		if len(f.Refers) > 0 {
-			naming = append(naming, i)
+		if v.Dismissal != nil && s.opts.Explain {
+			d := v.Dismissal
+			res.Dismissed = append(res.Dismissed, Dismissed{Path: kf.Path, Layer: kf.Layer, RuleID: d.RuleID, Line: d.Line, Key: d.Key, Reason: d.Reason})
+		}
+		if v.Finding != nil {
+			found = append(found, Finding{Finding: *v.Finding, Path: kf.Path, Layer: kf.Layer,
+				Verified: v.Opened, VerifiedBy: v.By, KeystoreType: v.Type, Aliases: v.Aliases})
+		}
+		for _, i := range v.Proves {
+			f := &res.Findings[i]
+			f.Verified = true
+			f.Severity = max(f.Severity, v.Severity)
+			f.Opens = append(f.Opens, FormatLocation(kf.Path, 0))
 		}
 	}
-	work := keystoreWork
-	for _, kf := range files {
-		ks, err := rules.InspectKeystore(kf.Data)
-		if err != nil || ks == nil {
-			continue // the walker reported it as incomplete
-		}
-		if work > 0 {
-			// Each try hashes the whole store: the scan's tries share a
-			// budget of bytes, so that many large stores and many
-			// passwords cannot stall it.
-			cands := all
-			var preferred []rules.PasswordCandidate
-			for _, i := range naming {
-				if refersTo(findings[i].Refers, kf.Path) {
-					preferred = append(preferred, rules.PasswordCandidate{Password: findings[i].Secret, Source: findings[i].Location()})
-				}
-			}
-			if len(preferred) > 0 {
-				cands = append(preferred, all...) // Open skips the repeats
-			}
-			tries := int(min(work/int64(max(len(kf.Data), 1)), 1<<20))
-			if len(cands) > tries {
-				skipped = append(skipped, Incomplete{Path: kf.Path, Layer: kf.Layer,
-					Reason: fmt.Sprintf("%d of the passwords found were not tried on this keystore: the scan's keystore verification budget is used up", len(cands)-tries)})
-				cands = cands[:tries]
-			}
-			work = max(0, work-int64(len(cands)+len(rules.DefaultPasswords))*int64(len(kf.Data)))
-			ks.Open(cands)
-		} else {
-			skipped = append(skipped, Incomplete{Path: kf.Path, Layer: kf.Layer,
-				Reason: "not verified: the scan's keystore verification budget is used up"})
-		}
-		if ks.Untried > 0 {
-			skipped = append(skipped, Incomplete{Path: kf.Path, Layer: kf.Layer,
-				Reason: fmt.Sprintf("%d password(s) not tried: the keystore's key-derivation cost used up its work budget", ks.Untried)})
-		}
-		rf, ok := rules.KeystoreFinding(ks)
-		if !ok {
-			reason := ks.Type.String() + " trust store: no private keys"
-			if ks.Opened {
-				reason += " (opens with the password from " + ks.Source + ")"
-			}
-			trustOnly = append(trustOnly, Dismissed{Path: kf.Path, Layer: kf.Layer, RuleID: rules.RuleKeystorePrivateKey, Reason: reason})
-			continue
-		}
-		out = append(out, Finding{
-			Finding:      rf,
-			Path:         kf.Path,
-			Layer:        kf.Layer,
-			Verified:     ks.Opened,
-			VerifiedBy:   ks.Source,
-			KeystoreType: ks.Type.String(),
-			Aliases:      ks.PrivateKeyAliases(),
-		})
-		if !ks.Opened {
-			continue
-		}
-		for i := range findings {
-			f := &findings[i]
-			if passwordRules[f.RuleID] && f.Secret == ks.Password {
-				f.Verified = true
-				f.Severity = rules.SeverityCritical
-				f.Opens = append(f.Opens, FormatLocation(kf.Path, 0))
-			}
-		}
-	}
-	return out, skipped, trustOnly
-}
-
-// keystoreWork bounds the bytes hashed verifying keystores in one scan.
-var keystoreWork int64 = 8 << 30
-
-// passwordRules are the rules whose secrets are tried on keystores.
-var passwordRules = map[string]bool{
-	rules.RuleConfigSecret: true, rules.RuleConfigSecretDefault: true, rules.RuleURLCredentials: true,
-	rules.RuleBuildSecret: true, rules.RuleImageConfigSecret: true,
-}
-
-// refersTo reports whether one of a config file's keystore paths names the
-// keystore at chain: an absolute path names the file in the layer; a
-// relative or classpath: one names a member or file ending with it.
-func refersTo(refs []string, chain []string) bool {
-	for _, r := range refs {
-		r = strings.TrimPrefix(strings.TrimPrefix(r, "file:"), "classpath:")
-		if r == "" {
-			continue
-		}
-		if strings.HasPrefix(r, "/") {
-			if len(chain) == 1 && chain[0] == path.Clean(r) {
-				return true
-			}
-			continue
-		}
-		last := "/" + chain[len(chain)-1]
-		if strings.HasSuffix(last, "/"+strings.TrimPrefix(path.Clean(r), "./")) {
-			return true
-		}
-	}
-	return false
+	res.Findings = append(res.Findings, found...)
 }
 
 // markDeleted sets DeletedInLayer on findings whose file a later layer

@@ -482,3 +482,21 @@ func TestClassMembersAreNotInflated(t *testing.T) {
 		t.Errorf("files %d, want 4 (the jar and its three members)", res.Stats.Files)
 	}
 }
+
+// TestMalformedFileIsIncomplete: a configuration file whose second YAML
+// document does not parse yields the first document's password, and the
+// gap is in every report, with or without --explain.
+func TestMalformedFileIsIncomplete(t *testing.T) {
+	doc := []byte("spring:\n  datasource:\n    password: kept-pw-1\n---\nspring:\n  datasource:\n\tpassword: lost-pw-2\n    url: [\n")
+	img := layers(t, fixture.Tar(fixture.File{Name: "app/application.yml", Data: doc}))
+	for _, explain := range []bool{false, true} {
+		res := scanImage(t, img, scanner.Options{Explain: explain})
+		if len(res.Findings) != 1 || res.Findings[0].Secret != "kept-pw-1" {
+			t.Errorf("explain=%v: findings %+v", explain, summarize(res.Findings))
+		}
+		if len(res.Incomplete) != 1 || !strings.Contains(res.Incomplete[0].Reason, "malformed YAML document at line 5") ||
+			res.Incomplete[0].Path[0] != "/app/application.yml" {
+			t.Errorf("explain=%v: incomplete %+v, want the malformed document", explain, res.Incomplete)
+		}
+	}
+}

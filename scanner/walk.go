@@ -89,8 +89,8 @@ func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Rea
 		if err == nil && bytes.Contains(window, zipLocalMagic) {
 			return w.archive(ctx, chain, size, r, ra, depth, false)
 		}
-	case rules.SniffKeystore(head) != rules.NotKeystore:
-		w.keystore(chain, size, r, ra)
+	case w.engine.Wants(head):
+		w.keep(chain, head, size, r, ra)
 		return nil
 	case bytes.HasPrefix(head, gzipMagic):
 		return w.compressed(ctx, chain, r, depth, "gzip")
@@ -140,20 +140,17 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 		w.skip(chain, "reading: %v", err)
 		return
 	}
-	res := w.engine.ScanFile(chain[len(chain)-1], data)
+	res := w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests})
 	for _, f := range res.Findings {
-		f := Finding{Finding: f, Path: clone(chain), Layer: w.layer}
-		if reason := dependencyTest(chain); reason != "" && !w.opts.IncludeDependencyTests {
-			w.dismiss(chain, f.Line, f.RuleID, f.Key, reason)
-			continue
-		}
-		w.findings = append(w.findings, f)
+		w.findings = append(w.findings, Finding{Finding: f, Path: clone(chain), Layer: w.layer})
 	}
 	for _, d := range res.Dismissed {
 		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
 	}
-	if res.Err != nil {
-		w.dismiss(chain, 0, "", "", res.Err.Error()+"; the text rules still ran")
+	// A part the structured detectors could not read (a document that
+	// does not parse) is a gap in the scan, reported as such.
+	for _, in := range res.Incomplete {
+		w.skip(chain, "%s", in.Reason)
 	}
 }
 
@@ -164,17 +161,11 @@ func (w *walker) dismiss(chain []string, line int, ruleID, key, reason string) {
 	w.dismissed = append(w.dismissed, Dismissed{Path: clone(chain), Line: line, Layer: w.layer, RuleID: ruleID, Key: key, Reason: reason})
 }
 
-func (w *walker) keystore(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
-	if size > rules.MaxKeystoreSize {
-		w.skip(chain, "keystore of %d bytes is over the %d-byte limit", size, rules.MaxKeystoreSize)
-		return
-	}
-	data, err := readAll(r, ra, size, rules.MaxKeystoreSize)
+// keep reads whole a file a verifier wants (a keystore, by its magic
+// bytes), for the image-level verification after the walk.
+func (w *walker) keep(chain []string, head []byte, size int64, r io.Reader, ra io.ReaderAt) {
+	data, err := w.engine.Keep(head, size, func(max int64) ([]byte, error) { return readAll(r, ra, size, max) })
 	if err != nil {
-		w.skip(chain, "reading keystore: %v", err)
-		return
-	}
-	if _, err := rules.InspectKeystore(data); err != nil {
 		w.skip(chain, "%v", err)
 		return
 	}

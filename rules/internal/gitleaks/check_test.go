@@ -1,4 +1,4 @@
-package rules
+package gitleaks
 
 import (
 	"os"
@@ -29,7 +29,7 @@ func TestBadGitleaksConfigIsAnError(t *testing.T) {
 		{"[[rules]]\nid = \"g\"\nregex = '''(x)'''\nsecretGroup = -1\n", `rule "g": secretGroup -1 is negative`},
 		{"[extend]\npath = \"" + extended + "\"\n", `[extend] path ` + extended + `: rule "base-rule": regex "[z-a]" does not compile: invalid character class range`},
 	} {
-		e, err := NewEngine(EngineOptions{GitleaksConfig: []byte(tc.toml)})
+		e, err := New([]byte(tc.toml))
 		if err == nil || e != nil {
 			t.Errorf("%q: accepted", tc.toml)
 			continue
@@ -40,7 +40,7 @@ func TestBadGitleaksConfigIsAnError(t *testing.T) {
 	}
 	// Configs that compile still load.
 	for _, ok := range []string{fixture.ZooGitleaksConfig, "[[rules]]\nid = \"fine\"\nregex = '''fine_[0-9a-f]{8}'''\n[[rules.allowlists]]\npaths = ['''\\.md$''']\n"} {
-		if _, err := NewEngine(EngineOptions{GitleaksConfig: []byte(ok)}); err != nil {
+		if _, err := New([]byte(ok)); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}

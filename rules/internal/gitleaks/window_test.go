@@ -1,4 +1,4 @@
-package rules
+package gitleaks
 
 import (
 	"crypto/x509"

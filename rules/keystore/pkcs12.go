@@ -1,4 +1,4 @@
-package rules
+package keystore
 
 import (
 	"encoding/asn1"
@@ -41,10 +41,10 @@ type p12Attribute struct {
 	Value asn1.RawValue `asn1:"set"`
 }
 
-func walkPKCS12(data []byte) ([]KeystoreEntry, bool, error) {
+func walkPKCS12(data []byte) ([]Entry, bool, error) {
 	var pfx p12PFX
 	if _, err := asn1.Unmarshal(data, &pfx); err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrMalformedKeystore, err)
+		return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if pfx.Version != 3 || !pfx.AuthSafe.ContentType.Equal(oidDataContent) {
 		// Public-key integrity mode: nothing is readable here.
@@ -52,14 +52,14 @@ func walkPKCS12(data []byte) ([]KeystoreEntry, bool, error) {
 	}
 	var authSafeBytes []byte
 	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafeBytes); err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrMalformedKeystore, err)
+		return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	var infos []p12ContentInfo
 	if _, err := asn1.Unmarshal(authSafeBytes, &infos); err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrMalformedKeystore, err)
+		return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	complete := true
-	var entries []KeystoreEntry
+	var entries []Entry
 	for _, ci := range infos {
 		if !ci.ContentType.Equal(oidDataContent) {
 			complete = false
@@ -67,14 +67,14 @@ func walkPKCS12(data []byte) ([]KeystoreEntry, bool, error) {
 		}
 		var contents []byte
 		if _, err := asn1.Unmarshal(ci.Content.Bytes, &contents); err != nil {
-			return entries, false, fmt.Errorf("%w: %v", ErrMalformedKeystore, err)
+			return entries, false, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		var bags []p12SafeBag
 		if _, err := asn1.Unmarshal(contents, &bags); err != nil {
-			return entries, false, fmt.Errorf("%w: %v", ErrMalformedKeystore, err)
+			return entries, false, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		for _, b := range bags {
-			e := KeystoreEntry{Alias: friendlyName(b.Attributes)}
+			e := Entry{Alias: friendlyName(b.Attributes)}
 			switch {
 			case b.ID.Equal(oidKeyBag), b.ID.Equal(oidShroudedKeyBag):
 				e.PrivateKey = true

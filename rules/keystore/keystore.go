@@ -1,4 +1,10 @@
-package rules
+// Package keystore reads Java keystores (JKS, JCEKS, PKCS#12) as a scanner
+// meets them, from strangers: it tells a keystore by its first bytes, lists
+// what it shows without its password (aliases, which are private keys),
+// and tries passwords on it, within bounds on its size and on the
+// key-derivation work a PKCS#12 file can ask for. It knows nothing of
+// findings: rules' keystore verifier decides what an opened store means.
+package keystore
 
 import (
 	"bytes"
@@ -9,23 +15,23 @@ import (
 	"fmt"
 	"unicode/utf16"
 
-	"github.com/pavlo-v-chernykh/keystore-go/v4"
+	jks "github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// KeystoreType is a Java keystore format, told apart by its first bytes.
-type KeystoreType int
+// Type is a Java keystore format, told apart by its first bytes.
+type Type int
 
 // Keystore formats peel recognizes.
 const (
-	NotKeystore KeystoreType = iota
+	None Type = iota
 	JKS
 	JCEKS
 	PKCS12
 )
 
 // String returns the format's usual name.
-func (t KeystoreType) String() string {
+func (t Type) String() string {
 	switch t {
 	case JKS:
 		return "JKS"
@@ -37,17 +43,17 @@ func (t KeystoreType) String() string {
 	return "none"
 }
 
-// MaxKeystoreSize bounds the bytes a keystore may have; the JDK's cacerts,
+// MaxSize bounds the bytes a keystore may have; the JDK's cacerts,
 // the largest found in practice, is under 200 KiB.
-const MaxKeystoreSize = 4 << 20
+const MaxSize = 4 << 20
 
 // DefaultPasswords are tried on every keystore besides the passwords found
 // in the image: the JDK's and common tutorials' defaults.
 var DefaultPasswords = []string{"changeit", "changeme", "password", "secret", "springboot", "123456", "keystore", "storepass", ""}
 
-// SniffKeystore tells a keystore format from the first bytes of a file
+// Sniff tells a keystore format from the first bytes of a file
 // (16 are enough), whatever its name.
-func SniffKeystore(head []byte) KeystoreType {
+func Sniff(head []byte) Type {
 	if len(head) >= 8 {
 		switch binary.BigEndian.Uint32(head) {
 		case 0xFEEDFEED:
@@ -59,7 +65,7 @@ func SniffKeystore(head []byte) KeystoreType {
 	if isPKCS12Header(head) {
 		return PKCS12
 	}
-	return NotKeystore
+	return None
 }
 
 // isPKCS12Header matches the DER start of a PFX: SEQUENCE, a length, then
@@ -79,21 +85,21 @@ func isPKCS12Header(b []byte) bool {
 	return len(b) >= i+4 && b[i] == 0x02 && b[i+1] == 0x01 && b[i+2] == 0x03 && b[i+3] == 0x30
 }
 
-// KeystoreEntry is one alias in a keystore.
-type KeystoreEntry struct {
+// Entry is one alias in a keystore.
+type Entry struct {
 	Alias      string
 	PrivateKey bool // a private key entry, as opposed to a trusted certificate or secret key
 	SecretKey  bool // a JCEKS secret (symmetric) key entry
 }
 
-// Keystore is what can be told of a keystore file, before and after its
+// Store is what can be told of a keystore file, before and after its
 // password is found.
-type Keystore struct {
-	Type KeystoreType
+type Store struct {
+	Type Type
 	// Entries lists the aliases readable without the password: every entry
 	// of a JKS, the entries before the first secret key of a JCEKS, and the
 	// unencrypted bags of a PKCS#12.
-	Entries []KeystoreEntry
+	Entries []Entry
 	// Complete says Entries lists every entry.
 	Complete bool
 
@@ -113,7 +119,7 @@ type Keystore struct {
 }
 
 // PrivateKeyAliases returns the aliases of the private-key entries.
-func (k *Keystore) PrivateKeyAliases() []string {
+func (k *Store) PrivateKeyAliases() []string {
 	var out []string
 	for _, e := range k.Entries {
 		if e.PrivateKey {
@@ -125,7 +131,7 @@ func (k *Keystore) PrivateKeyAliases() []string {
 
 // HoldsKeys reports whether the store holds key material (private or
 // secret keys), or may: a store whose entries are not all known counts.
-func (k *Keystore) HoldsKeys() bool {
+func (k *Store) HoldsKeys() bool {
 	for _, e := range k.Entries {
 		if e.PrivateKey || e.SecretKey {
 			return true
@@ -134,21 +140,21 @@ func (k *Keystore) HoldsKeys() bool {
 	return !k.Complete
 }
 
-// ErrMalformedKeystore is returned for bytes that start like a keystore but
+// ErrMalformed is returned for bytes that start like a keystore but
 // do not parse as one.
-var ErrMalformedKeystore = errors.New("malformed keystore")
+var ErrMalformed = errors.New("malformed keystore")
 
-// InspectKeystore reads what a keystore shows without its password. It
+// Inspect reads what a keystore shows without its password. It
 // returns nil and no error for bytes that are not a keystore.
-func InspectKeystore(data []byte) (*Keystore, error) {
-	t := SniffKeystore(data)
-	if t == NotKeystore {
+func Inspect(data []byte) (*Store, error) {
+	t := Sniff(data)
+	if t == None {
 		return nil, nil
 	}
-	if len(data) > MaxKeystoreSize {
-		return nil, fmt.Errorf("%s keystore of %d bytes exceeds the %d-byte limit", t, len(data), MaxKeystoreSize)
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%s keystore of %d bytes exceeds the %d-byte limit", t, len(data), MaxSize)
 	}
-	k := &Keystore{Type: t, data: data}
+	k := &Store{Type: t, data: data}
 	var err error
 	switch t {
 	case JKS, JCEKS:
@@ -166,8 +172,8 @@ func InspectKeystore(data []byte) (*Keystore, error) {
 	return k, nil
 }
 
-// PasswordCandidate is a password to try on keystores and where it was found.
-type PasswordCandidate struct {
+// Candidate is a password to try on keystores and where it was found.
+type Candidate struct {
 	Password string
 	Source   string
 }
@@ -176,7 +182,7 @@ type PasswordCandidate struct {
 // records the first that opens it. It reports whether one did. A PKCS#12
 // store whose iteration counts make each try expensive gets fewer tries
 // (see Untried).
-func (k *Keystore) Open(candidates []PasswordCandidate) bool {
+func (k *Store) Open(candidates []Candidate) bool {
 	tried := make(map[string]bool, len(candidates)+len(DefaultPasswords))
 	budget := -1 // tries left; -1 is unlimited
 	if k.iterations > 0 {
@@ -213,7 +219,7 @@ func (k *Keystore) Open(candidates []PasswordCandidate) bool {
 	return false
 }
 
-func (k *Keystore) tryPassword(pw string) bool {
+func (k *Store) tryPassword(pw string) bool {
 	switch k.Type {
 	case JKS:
 		return k.openJKS(pw)
@@ -227,8 +233,8 @@ func (k *Keystore) tryPassword(pw string) bool {
 
 // openJKS loads the store with keystore-go, which checks the integrity
 // digest, and then tries the store password on each private key.
-func (k *Keystore) openJKS(pw string) bool {
-	ks := keystore.New(keystore.WithCaseExactAliases())
+func (k *Store) openJKS(pw string) bool {
+	ks := jks.New(jks.WithCaseExactAliases())
 	if err := ks.Load(bytes.NewReader(k.data), []byte(pw)); err != nil {
 		return false
 	}
@@ -266,7 +272,7 @@ func jksDigestMatches(data []byte, pw string) bool {
 // the MAC before it reads any bag, so once a random password has been
 // refused as incorrect, any other error for pw comes after the MAC passed
 // (for instance a store of several keys, which DecodeChain declines).
-func (k *Keystore) openPKCS12(pw string) bool {
+func (k *Store) openPKCS12(pw string) bool {
 	_, _, _, err := pkcs12.DecodeChain(k.data, pw)
 	if err == nil {
 		k.KeyDecrypts = k.PrivateKeyAliases()
@@ -292,18 +298,18 @@ func (k *Keystore) openPKCS12(pw string) bool {
 // walkJKS lists the entries of a JKS or JCEKS store, checking every length
 // against the bytes that remain, so that a hostile length field is an error
 // here rather than a huge allocation in keystore-go.
-func walkJKS(data []byte) ([]KeystoreEntry, bool, error) {
+func walkJKS(data []byte) ([]Entry, bool, error) {
 	r := &byteReader{b: data}
 	r.u32() // magic
 	version := r.u32()
 	count := r.u32()
 	if r.err != nil {
-		return nil, false, ErrMalformedKeystore
+		return nil, false, ErrMalformed
 	}
 	if version != 1 && version != 2 {
-		return nil, false, fmt.Errorf("%w: version %d", ErrMalformedKeystore, version)
+		return nil, false, fmt.Errorf("%w: version %d", ErrMalformed, version)
 	}
-	var entries []KeystoreEntry
+	var entries []Entry
 	readCert := func() {
 		if version == 2 {
 			r.skip(int(r.u16())) // certificate type
@@ -321,22 +327,22 @@ func walkJKS(data []byte) ([]KeystoreEntry, bool, error) {
 			for j := uint32(0); j < n && r.err == nil; j++ {
 				readCert()
 			}
-			entries = append(entries, KeystoreEntry{Alias: alias, PrivateKey: true})
+			entries = append(entries, Entry{Alias: alias, PrivateKey: true})
 		case 2: // trusted certificate
 			readCert()
-			entries = append(entries, KeystoreEntry{Alias: alias})
+			entries = append(entries, Entry{Alias: alias})
 		case 3: // JCEKS secret key: a serialized Java object with no length
-			entries = append(entries, KeystoreEntry{Alias: alias, SecretKey: true})
+			entries = append(entries, Entry{Alias: alias, SecretKey: true})
 			return entries, false, nil
 		default:
-			return entries, false, fmt.Errorf("%w: entry tag %d", ErrMalformedKeystore, tag)
+			return entries, false, fmt.Errorf("%w: entry tag %d", ErrMalformed, tag)
 		}
 	}
 	if r.err != nil {
-		return entries, false, fmt.Errorf("%w: truncated", ErrMalformedKeystore)
+		return entries, false, fmt.Errorf("%w: truncated", ErrMalformed)
 	}
 	if len(r.b)-r.off != sha1.Size {
-		return entries, false, fmt.Errorf("%w: %d bytes after the entries, want a %d-byte digest", ErrMalformedKeystore, len(r.b)-r.off, sha1.Size)
+		return entries, false, fmt.Errorf("%w: %d bytes after the entries, want a %d-byte digest", ErrMalformed, len(r.b)-r.off, sha1.Size)
 	}
 	return entries, true, nil
 }
@@ -353,7 +359,7 @@ func (r *byteReader) bytes(n int) []byte {
 		return nil
 	}
 	if n < 0 || n > len(r.b)-r.off {
-		r.err = ErrMalformedKeystore
+		r.err = ErrMalformed
 		return nil
 	}
 	out := r.b[r.off : r.off+n]
@@ -377,17 +383,4 @@ func (r *byteReader) u32() uint32 {
 		return 0
 	}
 	return binary.BigEndian.Uint32(b)
-}
-
-// KeystoreFinding turns an inspected keystore, after Open, into a finding:
-// verified when a password opened it, unverified when not. A store that
-// holds no keys (a trust store such as the JDK's cacerts) gives ok=false.
-func KeystoreFinding(k *Keystore) (Finding, bool) {
-	if !k.HoldsKeys() {
-		return Finding{}, false
-	}
-	if k.Opened {
-		return newFinding(RuleKeystoreVerified, 0, "", k.Password), true
-	}
-	return newFinding(RuleKeystorePrivateKey, 0, "", ""), true
 }

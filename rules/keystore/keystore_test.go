@@ -1,4 +1,4 @@
-package rules
+package keystore
 
 import (
 	"encoding/asn1"
@@ -12,7 +12,7 @@ import (
 
 func readKeytool(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/keytool/" + name)
+	b, err := os.ReadFile("../../testdata/keytool/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,62 +20,58 @@ func readKeytool(t *testing.T, name string) []byte {
 }
 
 func TestKeystores(t *testing.T) {
-	found := []PasswordCandidate{{Password: "springboot", Source: "app.jar!application.properties:3"}}
+	found := []Candidate{{Password: "springboot", Source: "app.jar!application.properties:3"}}
 	cases := []struct {
 		name       string
 		data       []byte
-		candidates []PasswordCandidate
-		typ        KeystoreType
+		candidates []Candidate
+		typ        Type
 		fires      bool
-		rule       string
+		opened     bool
 		source     string
 		keys       []string // private-key aliases known without the password
 		decrypts   []string
 	}{
 		{"go JKS, password found in the image", testkeys.JKS("springboot", "spring"), found,
-			JKS, true, RuleKeystoreVerified, "app.jar!application.properties:3", []string{"spring"}, []string{"spring"}},
+			JKS, true, true, "app.jar!application.properties:3", []string{"spring"}, []string{"spring"}},
 		{"go JKS, default password", testkeys.JKS("changeme", "a", "b"), nil,
-			JKS, true, RuleKeystoreVerified, "default password list", []string{"a", "b"}, []string{"a", "b"}},
+			JKS, true, true, "default password list", []string{"a", "b"}, []string{"a", "b"}},
 		{"go JKS, unknown password", testkeys.JKS("V3ry-unl1kely", "jwtkey"), found,
-			JKS, true, RuleKeystorePrivateKey, "", []string{"jwtkey"}, nil},
+			JKS, true, false, "", []string{"jwtkey"}, nil},
 		{"trust store (cacerts) stays quiet", testkeys.TrustStore("changeit", "rootca1", "rootca2"), nil,
-			JKS, false, "", "", nil, nil},
+			JKS, false, false, "", nil, nil},
 		{"trust store with unknown password stays quiet", testkeys.TrustStore("not-a-default", "rootca1"), nil,
-			JKS, false, "", "", nil, nil},
+			JKS, false, false, "", nil, nil},
 		{"keytool JKS (RSA)", readKeytool(t, "sts-keytool.jks"), found,
-			JKS, true, RuleKeystoreVerified, "app.jar!application.properties:3", []string{"spring"}, []string{"spring"}},
+			JKS, true, true, "app.jar!application.properties:3", []string{"spring"}, []string{"spring"}},
 		{"keytool PKCS#12 (JDK 17 PBES2/AES)", readKeytool(t, "jwt-keytool.p12"), found,
-			PKCS12, true, RuleKeystoreVerified, "app.jar!application.properties:3", []string{"jwtkey"}, []string{"jwtkey"}},
-		{"keytool PKCS#12, unknown password", readKeytool(t, "jwt-keytool.p12"), []PasswordCandidate{{Password: "nope-nope"}},
-			PKCS12, true, RuleKeystoreVerified, "default password list", []string{"jwtkey"}, []string{"jwtkey"}},
+			PKCS12, true, true, "app.jar!application.properties:3", []string{"jwtkey"}, []string{"jwtkey"}},
+		{"keytool PKCS#12, unknown password", readKeytool(t, "jwt-keytool.p12"), []Candidate{{Password: "nope-nope"}},
+			PKCS12, true, true, "default password list", []string{"jwtkey"}, []string{"jwtkey"}},
 		{"go PKCS#12, unknown password", testkeys.PKCS12("V3ry-unl1kely", "k"), nil,
-			PKCS12, true, RuleKeystorePrivateKey, "", []string{""}, nil},
+			PKCS12, true, false, "", []string{""}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := SniffKeystore(tc.data); got != tc.typ {
-				t.Fatalf("SniffKeystore = %v, want %v", got, tc.typ)
+			if got := Sniff(tc.data); got != tc.typ {
+				t.Fatalf("Sniff = %v, want %v", got, tc.typ)
 			}
-			k, err := InspectKeystore(tc.data)
+			k, err := Inspect(tc.data)
 			if err != nil {
-				t.Fatalf("InspectKeystore: %v", err)
+				t.Fatalf("Inspect: %v", err)
 			}
 			if got := k.PrivateKeyAliases(); !reflect.DeepEqual(got, tc.keys) {
 				t.Errorf("private-key aliases before opening = %q, want %q", got, tc.keys)
 			}
 			k.Open(tc.candidates)
-			f, ok := KeystoreFinding(k)
-			if ok != tc.fires {
-				t.Fatalf("KeystoreFinding fires = %v, want %v", ok, tc.fires)
+			if k.HoldsKeys() != tc.fires {
+				t.Fatalf("HoldsKeys = %v, want %v", k.HoldsKeys(), tc.fires)
 			}
-			if !ok {
+			if !tc.fires {
 				return
 			}
-			if f.RuleID != tc.rule || k.Source != tc.source {
-				t.Errorf("rule %s source %q, want %s %q", f.RuleID, k.Source, tc.rule, tc.source)
-			}
-			if tc.rule == RuleKeystoreVerified && f.Severity != SeverityCritical {
-				t.Errorf("verified keystore severity %v, want critical", f.Severity)
+			if k.Opened != tc.opened || k.Source != tc.source {
+				t.Errorf("opened %v source %q, want %v %q", k.Opened, k.Source, tc.opened, tc.source)
 			}
 			if !reflect.DeepEqual(k.KeyDecrypts, tc.decrypts) {
 				t.Errorf("KeyDecrypts = %q, want %q", k.KeyDecrypts, tc.decrypts)
@@ -89,7 +85,7 @@ func TestKeystoreWrongPasswordDoesNotOpen(t *testing.T) {
 		"jks":    testkeys.JKS("right-pw-1", "a"),
 		"pkcs12": testkeys.PKCS12("right-pw-1", "a"),
 	} {
-		k, err := InspectKeystore(data)
+		k, err := Inspect(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,8 +106,8 @@ func TestNotKeystores(t *testing.T) {
 		"short magic": {0xFE, 0xED, 0xFE, 0xED},
 		"DER cert":    testkeys.NewKey("x", "x").Cert.Raw,
 	} {
-		if k, err := InspectKeystore(data); k != nil || err != nil {
-			t.Errorf("%s: InspectKeystore = %v, %v; want nil, nil", name, k, err)
+		if k, err := Inspect(data); k != nil || err != nil {
+			t.Errorf("%s: Inspect = %v, %v; want nil, nil", name, k, err)
 		}
 	}
 }
@@ -126,7 +122,7 @@ func TestMalformedKeystores(t *testing.T) {
 		"JKS bad version":      append([]byte{0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 9}, good[8:]...),
 		"PKCS#12 header, junk": {0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x03, 0x30, 0x01, 0x02},
 	} {
-		if _, err := InspectKeystore(data); err == nil {
+		if _, err := Inspect(data); err == nil {
 			t.Errorf("%s: want an error", name)
 		}
 	}
@@ -134,7 +130,7 @@ func TestMalformedKeystores(t *testing.T) {
 
 func TestPKCS12IterationLimits(t *testing.T) {
 	p := testkeys.PKCS12("pw-123456", "k")
-	k, err := InspectKeystore(p)
+	k, err := Inspect(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,12 +155,12 @@ func TestPKCS12IterationLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := InspectKeystore(hostile); err == nil || !strings.Contains(err.Error(), "iteration count 2147483647") {
+	if _, err := Inspect(hostile); err == nil || !strings.Contains(err.Error(), "iteration count 2147483647") {
 		t.Errorf("hostile iteration count: err = %v", err)
 	}
 	// An expensive but allowed count limits the number of tries.
 	k.iterations = pkcs12WorkBudget / 3
-	many := []PasswordCandidate{{Password: "a1"}, {Password: "a2"}, {Password: "a3"}, {Password: "a4"}}
+	many := []Candidate{{Password: "a1"}, {Password: "a2"}, {Password: "a3"}, {Password: "a4"}}
 	if k.Open(many) || k.Untried == 0 {
 		t.Errorf("opened=%v untried=%d; want the budget to stop the tries", k.Opened, k.Untried)
 	}
