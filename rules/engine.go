@@ -96,8 +96,9 @@ func DefaultEngine() (*Engine, error) { return defaultEngine() }
 func (e *Engine) Version() string { return e.version }
 
 // engineVersion is raised when the engine's own work changes what it
-// reports: merging what several rules found (dedupe), the policies.
-const engineVersion = 1
+// reports: decoding text (UTF-16), merging what several rules found
+// (dedupe), the policies.
+const engineVersion = 2
 
 // deriveVersion hashes everything that decides what the engine reports,
 // as trivy keys its cache by its analyzers' versions: change a detector
@@ -147,16 +148,23 @@ func (e *Engine) specificity(id string) Specificity { return e.rules[id].Specifi
 
 // IsText reports whether a file's first bytes look like text: no NUL byte
 // and valid UTF-8 (a cut rune at the end allowed), or Latin-1 without
-// control characters.
-func IsText(head []byte) bool { return textscan.IsText(head) }
+// control characters, or UTF-16 behind a byte order mark (which Scan
+// decodes).
+func IsText(head []byte) bool { return textscan.IsText(head) || textscan.IsUTF16Text(head) }
 
-// Scan runs over a text file the first format detector that applies to it
-// (by its name: properties, YAML, .env, INI, XML, JSON, .netrc, .pgpass),
+// Scan runs over a text file (UTF-16 decoded first) the first format
+// detector that applies to it (by its name: properties, YAML, .env, INI,
+// XML, JSON, .netrc, .pgpass),
 // then every other detector that applies (private keys, URL credentials,
 // gitleaks' catalogue); keeps one finding per secret per line; and
 // dismisses what the policies say is no finding where the file sits
 // (documentation, message bundles, the test resources of dependencies).
 func (e *Engine) Scan(f *File, opts ScanOptions) Result {
+	if text, ok := textscan.DecodeUTF16(f.Data); ok {
+		// A UTF-16 file (with its byte order mark) is read as the text it
+		// holds; its lines are the same lines.
+		f = &File{Path: f.Path, Data: text}
+	}
 	c := getCollector()
 	for _, d := range e.formats {
 		if d.Applies(f.Path) {

@@ -74,7 +74,9 @@ func TestCustomGitleaksConfig(t *testing.T) {
 }
 
 func TestIsText(t *testing.T) {
-	for in, want := range map[string]bool{"plain text\n": true, "caf\xc3\xa9": true, "caf\xe9 latin-1": true, "\x00\x01bin": false, "\xca\xfe\xba\xbe\x00": false, "cut \xe2\x82": true} {
+	for in, want := range map[string]bool{"plain text\n": true, "caf\xc3\xa9": true, "caf\xe9 latin-1": true, "\x00\x01bin": false, "\xca\xfe\xba\xbe\x00": false, "cut \xe2\x82": true,
+		utf16("db.password=x\r\n", false): true, utf16("caf\u00e9\n", true): true, utf16("cut", false)[:5]: true,
+		"\xff\xfe\x01\x00\x02\x00binary": false, "\xff\xfe\x00\x00a\x00\x00\x00": false} {
 		if got := IsText([]byte(in)); got != want {
 			t.Errorf("IsText(%q) = %v", in, got)
 		}
