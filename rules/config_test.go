@@ -228,3 +228,33 @@ func propertiesReference(data []byte) ([]Finding, error) {
 	return r.Findings, firstIncomplete(r)
 }
 
+// TestYAMLAliases: aliases are followed as far as a budget of nodes per
+// document: a document of aliases to aliases ("billion laughs", 10^9
+// nodes expanded) is read in bounded time and reported as not fully
+// followed, and a secret aliased before the budget runs out is still
+// found; a document within the budget reads whole.
+func TestYAMLAliases(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("pw: &pw laughs-pw-1\ndb:\n  password: *pw\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	got, err := ScanYAML([]byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "aliases expand past") {
+		t.Errorf("error %v, want the alias budget reported", err)
+	}
+	checkFindings(t, got, []want{{"db.password", "laughs-pw-1", RuleConfigSecret, 3}})
+
+	got, err = ScanYAML([]byte("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\ntoken: &t t0ken-within-budget\nd:\n  token: *t\n"))
+	if err != nil {
+		t.Errorf("within the budget: %v", err)
+	}
+	checkFindings(t, got, []want{{"token", "t0ken-within-budget", RuleConfigSecret, 4}})
+}
