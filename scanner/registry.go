@@ -140,7 +140,7 @@ func fetchRemote(ctx context.Context, r name.Reference, opts SourceOptions) (*Ta
 		}
 		return nil, describeRegistryError(tlsCause(ctx, r, opts, err))
 	}
-	t := &Target{Kind: KindRegistry, Image: img, Ref: r.Name()}
+	t := &Target{Kind: KindRegistry, Image: StoredImage(img, remoteStorage), Ref: r.Name()}
 	if d, err := img.Digest(); err == nil {
 		t.Digest = d.String()
 	}
@@ -181,7 +181,11 @@ func openRemoteAll(ctx context.Context, input string, opts SourceOptions) ([]*Ta
 	if err != nil {
 		return nil, describeRegistryError(err)
 	}
-	return indexTargets(idx, KindRegistry, input)
+	ts, err := indexTargets(idx, KindRegistry, input)
+	for _, t := range ts {
+		t.Image = StoredImage(t.Image, remoteStorage)
+	}
+	return ts, err
 }
 
 // indexTargets lists the images of an index, one target each, named

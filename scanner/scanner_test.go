@@ -312,7 +312,7 @@ func TestDepthLimitIsReported(t *testing.T) {
 		data = fixture.Zip(nil, fixture.File{Name: fmt.Sprintf("level%d.jar", i), Data: data})
 	}
 	img := layers(t, fixture.Tar(fixture.File{Name: "deep.jar", Data: data}))
-	res := scanImage(t, img, scanner.Options{MaxDepth: 8})
+	res := scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{MaxDepth: 8}})
 	if len(res.Findings) != 0 {
 		t.Errorf("found %+v past the depth limit", summarize(res.Findings))
 	}
@@ -322,7 +322,7 @@ func TestDepthLimitIsReported(t *testing.T) {
 	if n := len(res.Incomplete[0].Path); n != 9 {
 		t.Errorf("depth limit reported at a chain of %d, want 9", n)
 	}
-	res = scanImage(t, img, scanner.Options{MaxDepth: 12})
+	res = scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{MaxDepth: 12}})
 	if len(res.Findings) != 1 || len(res.Incomplete) != 0 {
 		t.Errorf("with --max-depth 12: findings %+v incomplete %+v", summarize(res.Findings), res.Incomplete)
 	}
@@ -331,7 +331,7 @@ func TestDepthLimitIsReported(t *testing.T) {
 func TestSizeLimitIsReported(t *testing.T) {
 	big := []byte("x.password=big-file-pw\n" + strings.Repeat("# padding\n", 200) + "y.password=past-the-cut\n")
 	img := layers(t, fixture.Tar(fixture.File{Name: "app/application.properties", Data: big}))
-	res := scanImage(t, img, scanner.Options{MaxFileSize: 100})
+	res := scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{MaxFileSize: 100}})
 	if len(res.Findings) != 1 || res.Findings[0].Secret != "big-file-pw" {
 		t.Errorf("findings %+v; want only the one before the cut", summarize(res.Findings))
 	}

@@ -45,6 +45,15 @@ type walker struct {
 	layer  int
 	budget *budget // the scan's decompression allowance
 
+	// For the layer stream: what reading it established, the label of
+	// the layer in Incomplete paths when its number is not known yet (an
+	// archive streamed in one pass), whether to hash the stored bytes
+	// whatever the layer's Storage says, and the stream's size if known.
+	state       layerState
+	layerName   string
+	hashStored  bool
+	streamTotal int64
+
 	findings   []Finding
 	keystores  []KeystoreFile
 	dismissed  []Dismissed // kept only with Options.Explain
