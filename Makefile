@@ -37,19 +37,28 @@ tools:
 	npm install --no-audit --no-fund --prefix .tools @microsoft/sarif-multitool@5.7.0
 	chmod u+x $(MULTITOOL)
 
-# End-to-end tests against a real registry: Debian's docker-registry
-# (apt-get install docker-registry), started here on a free port of
-# 127.0.0.1 with TLS and htpasswd auth by testdata/registry, and stopped by
-# a trap whatever happens. (make test runs the same tests with a registry
-# they start themselves.)
+# End-to-end tests against a real registry and a real Docker daemon:
+# Debian's docker-registry (apt-get install docker-registry), started here
+# on a free port of 127.0.0.1 with TLS and htpasswd auth by
+# testdata/registry, and Debian's dockerd (apt-get install docker.io; as
+# root, vfs storage, no networking, a private socket and data root) by
+# testdata/dockerd; both stopped by a trap whatever happens. (make test
+# runs the same tests with servers they start themselves, or skips them.)
 e2e:
-	@set -e; tmp=$$(mktemp -d); \
+	@set -e; tmp=$$(mktemp -d); pids=; \
+	trap 'kill $$pids 2>/dev/null; wait $$pids 2>/dev/null; rm -rf '"$$tmp" EXIT; \
 	$(GO) build -o $$tmp/registry-harness ./testdata/registry; \
-	$$tmp/registry-harness -dir $$tmp & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf '"$$tmp" EXIT; \
-	for i in $$(seq 200); do [ -f $$tmp/env ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
-	. $$tmp/env; \
-	$(GO) test -count=1 -v -run 'TestRealRegistry' ./cmd/peel
+	$(GO) build -o $$tmp/dockerd-harness ./testdata/dockerd; \
+	mkdir $$tmp/reg $$tmp/dockerd; \
+	$$tmp/registry-harness -dir $$tmp/reg & pids="$$pids $$!"; \
+	$$tmp/dockerd-harness -dir $$tmp/dockerd & pids="$$pids $$!"; \
+	for f in reg dockerd; do \
+	  for i in $$(seq 600); do [ -f $$tmp/$$f/env ] && break; \
+	    for p in $$pids; do kill -0 $$p 2>/dev/null || { echo "e2e: a server exited"; exit 1; }; done; sleep 0.1; done; \
+	  [ -f $$tmp/$$f/env ] || { echo "e2e: $$f did not come up"; exit 1; }; \
+	  . $$tmp/$$f/env; \
+	done; \
+	$(GO) test -count=1 -v -run 'TestRealRegistry|TestRealDaemon' ./cmd/peel
 
 # Validates the SARIF of the v1 and zoo fixtures with the Multitool.
 sarif-check: tools
@@ -68,8 +77,8 @@ demo: build fixtures
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry
+	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd
 
 clean:
 	rm -rf bin $(BUILD) .tools
