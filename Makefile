@@ -94,13 +94,23 @@ fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanFile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./scanner -run '^$$' -fuzz '^FuzzLayer$$' -fuzztime $(FUZZTIME)
 
-# Generates the ~1 GiB bench image once (in $(BENCH_DIR)), measures the
-# decompression floor, peel cold and warm and gitleaks, prints the table
-# and appends it to BENCHMARKS.md. Go benchmarks: make gobench.
+# Generates the ~1 GiB bench image once (in $(BENCH_DIR)), hands it over as
+# every input (a registry from Debian's docker-registry, oci:, oci-archive:,
+# docker-archive with gzip layers, docker save, docker-daemon: from a
+# dockerd started as root), and measures for each, in alternating rounds,
+# the input's floor, peel cold, peel warm and trivy; prints the table and
+# appends it to BENCHMARKS.md. Go benchmarks: make gobench.
 BENCH_DIR ?= $(or $(TMPDIR),/tmp)/peel-bench
-.PHONY: bench gobench
-bench:
+TRIVY := $(CURDIR)/.tools/bin/trivy
+.PHONY: bench gobench bench-tools
+bench: bench-tools
 	$(GO) run ./testdata/bench -dir $(BENCH_DIR)
+
+# trivy, the peer the bench compares with (built from source: about 20
+# minutes on 2 cores, once; not part of make tools, which CI runs).
+bench-tools: $(TRIVY)
+$(TRIVY):
+	GOEXPERIMENT=jsonv2 GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0
 
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./rules ./scanner
