@@ -183,6 +183,20 @@ func TestTransports(t *testing.T) {
 		}
 		ociArchive := filepath.Join(dir, tc.tag+"-oci.tar")
 		tarDir(t, ociDir, ociArchive)
+		gzArchive := filepath.Join(dir, tc.tag+".tar.gz")
+		if b, err := os.ReadFile(archive); err == nil {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(b)
+			zw.Close()
+			if err := os.WriteFile(gzArchive, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		saved := filepath.Join(dir, tc.tag+"-save.tar")
+		if err := fixture.WriteDockerSave(saved, img, "prabath/insecure-sts-ch10:"+tc.tag); err != nil {
+			t.Fatal(err)
+		}
 		regRef := host + "/prabath/insecure-sts-ch10:" + tc.tag
 		if err := remote.Write(mustRef(t, regRef), img); err != nil {
 			t.Fatal(err)
@@ -191,6 +205,9 @@ func TestTransports(t *testing.T) {
 		for _, in := range []struct{ input, kind string }{
 			{"docker-archive:" + archive, scanner.KindDockerArchive},
 			{archive, scanner.KindDockerArchive},
+			{"docker-archive:" + gzArchive, scanner.KindDockerArchive},
+			{gzArchive, scanner.KindDockerArchive},
+			{saved, scanner.KindDockerArchive},
 			{"oci:" + ociDir, scanner.KindOCI},
 			{"oci:" + ociDir + ":" + tc.tag, scanner.KindOCI},
 			{ociDir, scanner.KindOCI},
@@ -226,7 +243,8 @@ func TestOpenErrors(t *testing.T) {
 		{filepath.Join(dir, "missing.tar"), "no such file"},
 		{"docker-archive:" + filepath.Join(dir, "missing.tar"), "no such file"},
 		{notImage, "not a container image"},
-		{"docker-archive:" + notImage, "not a docker-archive"},
+		{"docker-archive:" + notImage, "not a docker-archive: the tar has no manifest.json"},
+		{"docker-archive:../testdata/keytool/make.sh", "not a docker-archive: not a tar file"},
 		{"oci-archive:" + notImage, "not an oci-archive"},
 		{"oci:" + dir, "not an OCI layout"},
 		{"dir:" + filepath.Join(dir, "nope"), "no such file"},

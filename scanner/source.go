@@ -570,8 +570,12 @@ func imageInGzip(p string) bool {
 	switch {
 	case n == "manifest.json" || n == "oci-layout" || n == "index.json" || n == "repositories" || first == "blobs":
 		return true
-	case digestInName(first) != "":
-		return true
 	}
-	return false
+	// A layer directory or file named by a digest, as docker save and
+	// go-containerregistry's tarball writer (crane, ko) name them.
+	first = strings.TrimPrefix(first, "sha256:")
+	for _, ext := range []string{".json", ".tar.gz", ".tgz", ".tar"} {
+		first = strings.TrimSuffix(first, ext)
+	}
+	return len(first) == 64 && isAlnum(first)
 }
