@@ -88,13 +88,13 @@ func digestInName(p string) string {
 // checkSaved refuses, as docker load does, a manifest whose layers do not
 // pair with the config's diff_ids, or that lists one file twice for two
 // different diff_ids.
-func checkSaved(d *saveDescriptor, cfg *v1.ConfigFile) error {
+func checkSaved(d *saveDescriptor, cfg *v1.ConfigFile, l links) error {
 	if len(d.Layers) != len(cfg.RootFS.DiffIDs) {
 		return fmt.Errorf("%w: manifest.json lists %d layers and the config %d diff_ids", errMalformed, len(d.Layers), len(cfg.RootFS.DiffIDs))
 	}
 	seen := map[string]int{}
 	for i, p := range d.Layers {
-		p = cleanEntry(p)
+		p = l.resolve(p)
 		if j, ok := seen[p]; ok && cfg.RootFS.DiffIDs[j] != cfg.RootFS.DiffIDs[i] {
 			return fmt.Errorf("%w: layers %d and %d are the same file %s with two different diff_ids", errMalformed, j+1, i+1, p)
 		}
@@ -105,16 +105,43 @@ func checkSaved(d *saveDescriptor, cfg *v1.ConfigFile) error {
 
 func cleanEntry(n string) string { return strings.TrimPrefix(path.Clean("/"+n), "/") }
 
+// links records an archive's symbolic links: docker save writes a layer
+// the image holds twice once, and the second as a link to the first.
+type links map[string]string
+
+func (l links) add(hdr *tar.Header) {
+	name := cleanEntry(hdr.Name)
+	target := hdr.Linkname
+	if hdr.Typeflag == tar.TypeSymlink && !path.IsAbs(target) {
+		target = path.Join(path.Dir(name), target)
+	}
+	l[name] = cleanEntry(target)
+}
+
+// resolve follows links from name, a few at most.
+func (l links) resolve(name string) string {
+	name = cleanEntry(name)
+	for i := 0; i < 8; i++ {
+		t, ok := l[name]
+		if !ok {
+			break
+		}
+		name = t
+	}
+	return name
+}
+
 // dockerArchive is a docker save tar indexed in place.
 type dockerArchive struct {
 	f       *os.File
 	entries map[string]section
+	links   links
 }
 
 func indexDockerArchive(f *os.File) (*dockerArchive, error) {
 	or := &offsetReader{f: f}
 	tr := tar.NewReader(or)
-	a := &dockerArchive{f: f, entries: map[string]section{}}
+	a := &dockerArchive{f: f, entries: map[string]section{}, links: links{}}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -123,8 +150,11 @@ func indexDockerArchive(f *os.File) (*dockerArchive, error) {
 		if err != nil {
 			return nil, fmt.Errorf("not a docker-archive: %w", err)
 		}
-		if hdr.Typeflag == tar.TypeReg {
+		switch hdr.Typeflag {
+		case tar.TypeReg:
 			a.entries[cleanEntry(hdr.Name)] = section{off: or.off, size: hdr.Size}
+		case tar.TypeSymlink, tar.TypeLink:
+			a.links.add(hdr)
 		}
 	}
 	if _, ok := a.entries["manifest.json"]; !ok {
@@ -134,7 +164,7 @@ func indexDockerArchive(f *os.File) (*dockerArchive, error) {
 }
 
 func (a *dockerArchive) small(name string) ([]byte, error) {
-	s, ok := a.entries[cleanEntry(name)]
+	s, ok := a.entries[a.links.resolve(name)]
 	if !ok {
 		return nil, fmt.Errorf("%s is not in the archive", name)
 	}
@@ -162,12 +192,12 @@ func (a *dockerArchive) image(ref string) (*archiveImage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSaved(d, cfg); err != nil {
+	if err := checkSaved(d, cfg, a.links); err != nil {
 		return nil, err
 	}
 	img := &archiveImage{a: a, raw: rawCfg, cfg: cfg, id: id}
 	for i, p := range d.Layers {
-		s, ok := a.entries[cleanEntry(p)]
+		s, ok := a.entries[a.links.resolve(p)]
 		if !ok {
 			return nil, fmt.Errorf("layer %d (%s) is not in the archive", i+1, p)
 		}

@@ -73,7 +73,7 @@ func (s *Scanner) scanStream(ctx context.Context, src *streamSource) (*Result, e
 		defer zr.Close()
 		r = zr
 	}
-	layers, small, err := s.readStream(ctx, engine, r)
+	layers, small, ln, err := s.readStream(ctx, engine, r)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (s *Scanner) scanStream(ctx context.Context, src *streamSource) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	rawCfg, ok := small[cleanEntry(d.Config)]
+	rawCfg, ok := small[ln.resolve(d.Config)]
 	if !ok {
 		return nil, fmt.Errorf("the config %s is not in the archive", d.Config)
 	}
@@ -96,14 +96,14 @@ func (s *Scanner) scanStream(ctx context.Context, src *streamSource) (*Result, e
 	if src.imageID.Hex != "" && id != src.imageID {
 		return nil, fmt.Errorf("%w: the daemon saved config %s for image %s", ErrDigestMismatch, id, src.imageID)
 	}
-	if err := checkSaved(d, cfg); err != nil {
+	if err := checkSaved(d, cfg, ln); err != nil {
 		return nil, err
 	}
 	res := &Result{Platform: platformString(cfg), ImageID: id.String()}
 	history := layerHistory(cfg, len(d.Layers))
 	results := make([]*LayerResult, len(d.Layers))
 	for i, p := range d.Layers {
-		e, ok := layers[cleanEntry(p)]
+		e, ok := layers[ln.resolve(p)]
 		if !ok {
 			return nil, fmt.Errorf("layer %d (%s) is not in the archive", i+1, p)
 		}
@@ -114,7 +114,7 @@ func (s *Scanner) scanStream(ctx context.Context, src *streamSource) (*Result, e
 		if len(src.diffIDs) == len(d.Layers) && src.diffIDs[i] != want {
 			return nil, fmt.Errorf("layer %d: %w: the daemon names it %s, the saved config %s", i+1, ErrDigestMismatch, src.diffIDs[i], want)
 		}
-		if hexd := digestInName(p); hexd != "" && e.digest.Hex != hexd {
+		if hexd := digestInName(ln.resolve(p)); hexd != "" && e.digest.Hex != hexd {
 			return nil, fmt.Errorf("layer %d: %w: blob %s holds %s", i+1, ErrDigestMismatch, p, e.digest)
 		}
 		r := e.res
@@ -149,8 +149,9 @@ func (s *Scanner) scanStream(ctx context.Context, src *streamSource) (*Result, e
 
 // readStream scans every layer entry of an archive stream as it passes and
 // keeps the small entries, by name.
-func (s *Scanner) readStream(ctx context.Context, engine *rules.Engine, r io.Reader) (map[string]*streamLayer, map[string][]byte, error) {
+func (s *Scanner) readStream(ctx context.Context, engine *rules.Engine, r io.Reader) (map[string]*streamLayer, map[string][]byte, links, error) {
 	tr := tar.NewReader(r)
+	ln := links{}
 	layers := map[string]*streamLayer{}
 	small := map[string][]byte{}
 	kept := int64(0)
@@ -160,15 +161,19 @@ func (s *Scanner) readStream(ctx context.Context, engine *rules.Engine, r io.Rea
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			if n == 0 && len(small) == 0 {
-				return nil, nil, errors.New("not a docker-archive: an empty tar")
+				return nil, nil, nil, errors.New("not a docker-archive: an empty tar")
 			}
-			return layers, small, nil
+			return layers, small, ln, nil
 		}
 		if err != nil {
 			if n == 0 && len(small) == 0 {
-				return nil, nil, fmt.Errorf("not a docker-archive: not a tar (%v)", err)
+				return nil, nil, nil, fmt.Errorf("not a docker-archive: not a tar (%v)", err)
 			}
-			return nil, nil, fmt.Errorf("reading the archive: %w", err)
+			return nil, nil, nil, fmt.Errorf("reading the archive: %w", err)
+		}
+		if hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink {
+			ln.add(hdr)
+			continue
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue
@@ -181,7 +186,7 @@ func (s *Scanner) readStream(ctx context.Context, engine *rules.Engine, r io.Rea
 			w := s.newWalker(engine, n, budget)
 			w.layerName, w.hashStored, w.streamTotal = "layer "+name, true, hdr.Size
 			if err := w.layerStream(ctx, br, LayerAt{Number: n, Of: n, Size: hdr.Size, Storage: Storage{Stored: true}}); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			layers[name] = &streamLayer{res: w.layerResult(), diffID: w.state.diffID, digest: w.state.digest, label: w.label()}
 			continue
@@ -189,7 +194,7 @@ func (s *Scanner) readStream(ctx context.Context, engine *rules.Engine, r io.Rea
 		if hdr.Size <= maxLayoutJSON && kept+hdr.Size <= maxKept {
 			b, err := io.ReadAll(br)
 			if err != nil {
-				return nil, nil, fmt.Errorf("reading the archive: %w", err)
+				return nil, nil, nil, fmt.Errorf("reading the archive: %w", err)
 			}
 			small[name] = b
 			kept += int64(len(b))

@@ -52,6 +52,42 @@ func TestRealDaemon(t *testing.T) {
 		t.Errorf("missing image: exit %d, stderr %q", r.code, r.stderr)
 	}
 
+	// A layer held twice: docker save writes the second as a link.
+	t.Run("repeated layer", func(t *testing.T) {
+		secret := fixture.Tar(fixture.File{Name: "app/application.properties", Data: []byte("db.password=repeated-layer-pw\n")})
+		other := fixture.Tar(fixture.File{Name: "b.txt", Data: []byte("b\n")})
+		img, err := fixture.Image{Layers: []fixture.Layer{{Tar: secret}, {Tar: other}, {Tar: secret}}}.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		in, saved := filepath.Join(dir, "in.tar"), filepath.Join(dir, "saved.tar")
+		const tag = "peel/repeated:1"
+		if err := fixture.WriteDockerSave(in, img, tag); err != nil {
+			t.Fatal(err)
+		}
+		if err := dockertest.Load(ctx, host, in); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dockertest.Remove(ctx, host, tag) })
+		if err := dockertest.Save(ctx, host, tag, saved); err != nil {
+			t.Fatal(err)
+		}
+		for _, input := range []string{"docker-daemon:" + tag, saved} {
+			r := peelEnv(t, env, "", "scan", "-f", "json", "--no-cache", input)
+			if r.code != 1 {
+				t.Fatalf("%s: exit %d: %s", input, r.code, r.stderr)
+			}
+			var layersWithSecret []int
+			for _, f := range decode(t, r).Images[0].Findings {
+				layersWithSecret = append(layersWithSecret, f.Layer)
+			}
+			if !reflect.DeepEqual(layersWithSecret, []int{1, 3}) {
+				t.Errorf("%s: the secret is reported in layers %v, want [1 3]", input, layersWithSecret)
+			}
+		}
+	})
+
 	t.Run("large image", func(t *testing.T) {
 		if !shared {
 			t.Skip("the large image runs against the daemon make e2e starts")

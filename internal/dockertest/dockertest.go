@@ -174,3 +174,29 @@ func Remove(ctx context.Context, host, ref string) error {
 	_, err = c.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	return err
 }
+
+// Save writes the daemon's docker save of ref to path.
+func Save(ctx context.Context, host, ref, path string) error {
+	c, err := client.New(client.WithHost(host))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return err
+	}
+	rc, err := c.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
