@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e
+.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e gitleaks-samples
 
 all: build
 
@@ -16,6 +16,12 @@ build:
 # Regenerates the bundled v1/v2 reproductions and host config directories.
 fixtures:
 	$(GO) run ./testdata/gen -out $(BUILD)
+
+# Writes the true and false positives of gitleaks' rule generators (run from
+# the gitleaks module in the module cache, downloading what they need) for
+# the differential window tests; see testdata/README.md.
+gitleaks-samples:
+	$(GO) run ./testdata/gitleaks-samples -out $(BUILD)/gitleaks-samples.jsonl
 
 # Writes the hostile corpus (bombs, traversal, truncation, tampering …) with
 # each item's expected outcome in EXPECTED.json; make test runs it.
@@ -68,8 +74,8 @@ demo: build fixtures
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal testdata); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry
+	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/gitleaks-samples
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/gitleaks-samples
 
 clean:
 	rm -rf bin $(BUILD) .tools
