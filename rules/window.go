@@ -282,7 +282,7 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			line += countNewlines(data[at:w.start])
 			at = w.start
 			//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-			fs := g.det.Detect(detect.Fragment{Raw: seg, FilePath: name})
+			fs := inReportOrder(g.det.Detect(detect.Fragment{Raw: seg, FilePath: name}))
 			if len(fs) > 0 && skip.allowed(e, name) {
 				return
 			}
