@@ -25,7 +25,7 @@ import (
 
 // rulesetVersion changes whenever peel's own detectors change what they
 // report, so that cached results keyed by it are not reused.
-const rulesetVersion = "peel-rules-5"
+const rulesetVersion = "peel-rules-6"
 
 // GitleaksPrefix starts the peel rule ID of each gitleaks rule.
 const GitleaksPrefix = "gitleaks."
@@ -48,9 +48,8 @@ type Engine struct {
 	version string
 	// keywords finds every group's keywords in one pass; inGroup is
 	// indexed by its keyword numbers.
-	keywords  *keywordScanner
-	inGroup   [][]bool
-	isContext []bool // per keyword: a context word (see hitCounts)
+	keywords *keywordScanner
+	inGroup  [][]bool
 	// pathRules detects with gitleaks' rules that have no regexp (they
 	// report a file by its path), once per file; nil if there are none.
 	pathRules         *detect.Detector
@@ -70,6 +69,17 @@ type ruleGroup struct {
 	// whether a rule has no keyword.
 	byKeyword [][]*glregexp.Regexp
 	always    bool
+	// Per keyword: how its hits are gated in a provider group (gatePrefix,
+	// gateContext, gateOpen) and, for gatePrefix, the token bytes that
+	// must follow it (see keywordUse); how far its windows reach (spanLine,
+	// spanAssignment, spanLines: see spanOf) and, for spanLines, the
+	// words each of its rules' matches holds (see requiredWords), and
+	// whether one of its rules matches within a line.
+	gates   []uint8
+	runs    []int
+	spans   []uint8
+	needs   [][][]string
+	lineToo []bool
 	// For the generic gate: the rule's entropy threshold, and the
 	// allowlists that drop a secret by itself.
 	entropy          float64
@@ -108,7 +118,6 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 				e.pathRulesNeedText = e.pathRulesNeedText || len(r.Keywords) > 0
 			}
 		}
-		e.isContext = contextFlags(e.keywords.keywords)
 		var perCall []*glconfig.Allowlist
 		perCall, e.pathAllowlists = hoistPathAllowlists(cfg.Allowlists)
 		for _, g := range e.groups {

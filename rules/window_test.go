@@ -132,7 +132,7 @@ func TestGenericGateIsNecessary(t *testing.T) {
 		data := []byte(line)
 		pass := false
 		e.keywords.scan(data, func(start, ki int) {
-			if e.inGroup[ki][gi] && g.genericGate(data, start+len(e.keywords.keywords[ki])) {
+			if e.inGroup[ki][gi] && g.genericGate(data, start+len(e.keywords.keywords[ki])) >= 0 {
 				pass = true
 			}
 		})
