@@ -326,6 +326,16 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 		}
 		line, at := 1, 0
 		for _, w := range mergeWindows(wins[gi]) {
+			// With the newlines around it, gitleaks' ^, $, \b and \s see
+			// the window's first and last lines end as in the whole file
+			// (sidekiq-sensitive-url's (?:[/#?:]|$) does not match
+			// before a newline).
+			if w.start > 0 && data[w.start-1] == '\n' {
+				w.start--
+			}
+			if w.end < len(data) && data[w.end] == '\n' {
+				w.end++
+			}
 			seg := unsafe.String(unsafe.SliceData(data[w.start:w.end]), w.end-w.start)
 			if !g.mayReport(e.keywords, seg, data[w.start:w.end]) {
 				continue
