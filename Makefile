@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e gitleaks-samples
+.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e gitleaks-samples windows peers
 
 all: build
 
@@ -22,6 +22,24 @@ fixtures:
 # the differential window tests; see testdata/README.md.
 gitleaks-samples:
 	$(GO) run ./testdata/gitleaks-samples -out $(BUILD)/gitleaks-samples.jsonl
+
+# The differential window test over every generated sample (make test runs
+# it over a few per rule): each padded to 4 KiB+1 at the start, middle and
+# end, to 16 KiB, and one in ten to 100 KiB, scanned by peel and by
+# gitleaks on the whole file. PEEL_SAMPLES=every takes every size at every
+# place (about 20 minutes of CPU).
+windows:
+	PEEL_SAMPLES=$(or $(PEEL_SAMPLES),all) $(GO) test -count=1 -timeout 60m -run '^TestGitleaksSamplesPadded$$' -v ./rules
+
+# The peers' own test suites: gitleaks' testdata (its module is in go.mod)
+# and trivy's secret-scanner testdata, downloaded into the module cache
+# (outside this module, so go.mod and go.sum stay as they are); then the
+# test that holds peel to what those suites expect (make test runs it too).
+TRIVY_VERSION := v0.74.0
+peers:
+	$(GO) mod download github.com/zricethezav/gitleaks/v8
+	cd $(or $(TMPDIR),/tmp) && GOFLAGS= GO111MODULE=on $(GO) mod download github.com/aquasecurity/trivy@$(TRIVY_VERSION)
+	$(GO) test -count=1 -run '^TestPeerSuites$$' -v ./cmd/peel
 
 # Writes the hostile corpus (bombs, traversal, truncation, tampering …) with
 # each item's expected outcome in EXPECTED.json; make test runs it.
