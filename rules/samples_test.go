@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -300,6 +301,21 @@ func diffHits(got, want []glHit) (missing, extra []glHit) {
 	return missing, extra
 }
 
+// lostByGitleaks drops from extra the findings gitleaks reports on the
+// sample alone (alone, at line 1; padded, at line at): gitleaks loses a
+// few on the whole file, when a match of its generic rule that starts in
+// the line before takes the sample's name as its secret (leftmost matches
+// do not overlap), and peel's windows, which gate that line out, keep
+// them. Any other extra finding is a difference.
+func lostByGitleaks(extra []glHit, alone []Finding, at int) []glHit {
+	own := map[glHit]bool{}
+	for _, h := range hitsOf(alone) {
+		h.Line += at - 1
+		own[h] = true
+	}
+	return slices.DeleteFunc(extra, func(h glHit) bool { return own[h] })
+}
+
 // sampleSizes and samplePlaces are where TestGitleaksSamplesPadded puts
 // samples: files past wholeFile, which peel scans by windows.
 var (
@@ -418,12 +434,13 @@ func TestGitleaksSamplesPadded(t *testing.T) {
 				s := samples[i]
 				name := sampleName(s)
 				for _, at := range plan[i] {
-					text, _ := padded(s.Text, at.size, at.where, int64(i))
+					text, line := padded(s.Text, at.size, at.where, int64(i))
 					data := []byte(text)
 					want := hitsOf(o.want(name, data))
 					first := o.e.ScanFile(name, data).Findings
 					again := o.e.ScanFile(name, data).Findings
 					missing, extra := diffHits(hitsOf(first), want)
+					extra = lostByGitleaks(extra, o.want(name, []byte(s.Text)), line)
 					mu.Lock()
 					files++
 					tested[i] = true
