@@ -74,7 +74,9 @@ type ruleGroup struct {
 	// must follow it (see keywordUse); how far its windows reach (spanLine,
 	// spanAssignment, spanLines: see spanOf) and, for spanLines, the
 	// words each of its rules' matches holds (see requiredWords), and
-	// whether one of its rules matches within a line.
+	// whether one of its rules matches within a line; whether one of its
+	// rules is gated as gateAssignment.
+	assigns []bool
 	gates   []uint8
 	runs    []int
 	spans   []uint8

@@ -46,8 +46,12 @@ const (
 // generator builds around an identifier (utils.GenerateSemiGenericRegex).
 const semiGenericOperator = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
 
-// maxRun bounds the token run hitCounts looks at.
-const maxRun = 48
+// maxRun bounds the token run hitCounts looks at; maxToken how far a
+// window follows a token past its keyword (a JWT of several KiB).
+const (
+	maxRun   = 48
+	maxToken = 64 << 10
+)
 
 // keywordUse derives how hits of kw (lower case) are gated for rule r, and
 // for gatePrefix how many token bytes (isTokenByte) must follow the
@@ -61,19 +65,26 @@ func keywordUse(r glconfig.Rule, kw string) (gate uint8, run int) {
 	}
 	src := r.Regex.String()
 	start, _ := secretGroupSpan(src, r.SecretGroup)
+	semiGeneric := strings.Contains(src[:start], semiGenericOperator)
 	if strings.Contains(literalView(src[:start]), kw) {
-		if strings.Contains(src[:start], semiGenericOperator) {
+		if semiGeneric {
 			return gateAssignment, 0
 		}
 		return gateOpen, 0
 	}
+	// Not in the source before the secret as written (linked[_-]?in): a
+	// name of a semi-generic regexp unless the secret's strings hold it.
+	fallback := gateOpen
+	if semiGeneric {
+		fallback = gateAssignment
+	}
 	t, err := syntax.Parse(src, syntax.Perl)
 	if err != nil {
-		return gateOpen, 0
+		return fallback, 0
 	}
 	paths, ok := tokenPaths(secretGroup(t, r.SecretGroup))
 	if !ok {
-		return gateOpen, 0
+		return fallback, 0
 	}
 	run, found := maxRun, false
 	for _, p := range paths {
@@ -85,7 +96,7 @@ func keywordUse(r glconfig.Rule, kw string) (gate uint8, run int) {
 		}
 	}
 	if !found {
-		return gateOpen, 0
+		return fallback, 0
 	}
 	return gatePrefix, run
 }

@@ -139,6 +139,7 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 		g.spans = make([]uint8, len(keywords))
 		g.needs = make([][][]string, len(keywords))
 		g.lineToo = make([]bool, len(keywords))
+		g.assigns = make([]bool, len(keywords))
 		for _, id := range g.det.Config.OrderedRules {
 			r := g.det.Config.Rules[id]
 			if len(r.Keywords) == 0 {
@@ -155,6 +156,7 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 				g.byKeyword[ki] = append(g.byKeyword[ki], r.Regex)
 				gate, run := keywordUse(r, k)
 				g.gates[ki] = max(g.gates[ki], gate)
+				g.assigns[ki] = g.assigns[ki] || gate == gateAssignment
 				g.runs[ki] = min(g.runs[ki], run)
 				g.spans[ki] = max(g.spans[ki], span)
 				if span == spanLines {
@@ -274,18 +276,34 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 				if secretEnd = g.genericGate(data, start+len(kw)); secretEnd < 0 {
 					continue
 				}
+				// The gate stops at windowReach; the secret runs on (an
+				// unbounded base64 alternative).
+				for limit := min(len(data), start+maxToken); secretEnd < limit && isSecretByte(data[secretEnd]); {
+					secretEnd++
+				}
 			case g.provider:
 				switch g.gates[pattern] {
 				case gatePrefix:
 					if !hitCounts(data, start, len(kw), g.runs[pattern]) {
 						continue
 					}
+					// The window follows the token to its end.
+					from := start + len(kw)
+					secretEnd = from + tokenRunAfter(data[from:min(len(data), from+maxToken)])
 				case gateAssignment:
 					if secretEnd = assignmentAt(data, start+len(kw)); secretEnd < 0 {
 						continue
 					}
 					// Where its secret starts at the latest.
 					secretEnd += assignmentSecret
+				case gateOpen:
+					// An open keyword that also names a secret in a
+					// semi-generic regexp: its lines as for gateAssignment.
+					if g.assigns[pattern] {
+						if op := assignmentAt(data, start+len(kw)); op >= 0 {
+							secretEnd = op + assignmentSecret
+						}
+					}
 				}
 			}
 			if !opened {
@@ -304,6 +322,17 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 				switch {
 				case slices.ContainsFunc(g.needs[pattern], func(words []string) bool { return hasWords(data[s.start:s.end], words) }):
 					w = window{min(w.start, s.start), max(w.end, s.end)}
+					// And the next line to its end, which the match may
+					// start within reach and run on (a long base64 value).
+					from := w.end
+					if from < len(data) && data[from] == '\n' {
+						from++
+					}
+					if i := bytes.IndexByte(data[from:min(len(data), from+maxToken)], '\n'); i >= 0 {
+						w.end = from + i
+					} else {
+						w.end = min(len(data), from+maxToken)
+					}
 				case !g.lineToo[pattern]:
 					continue
 				}
