@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e realworld realworld-counts realworld-peers
+.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e realworld realworld-counts realworld-peers gitleaks-samples windows peers
 
 all: build
 
@@ -16,6 +16,30 @@ build:
 # Regenerates the bundled v1/v2 reproductions and host config directories.
 fixtures:
 	$(GO) run ./testdata/gen -out $(BUILD)
+
+# Writes the true and false positives of gitleaks' rule generators (run from
+# the gitleaks module in the module cache, downloading what they need) for
+# the differential window tests; see testdata/README.md.
+gitleaks-samples:
+	$(GO) run ./testdata/gitleaks-samples -out $(BUILD)/gitleaks-samples.jsonl
+
+# The differential window test over every generated sample (make test runs
+# it over a few per rule): each padded to 4 KiB+1 at the start, middle and
+# end, to 16 KiB, and one in ten to 100 KiB, scanned by peel and by
+# gitleaks on the whole file. PEEL_SAMPLES=every takes every size at every
+# place (about 20 minutes of CPU).
+windows:
+	PEEL_SAMPLES=$(or $(PEEL_SAMPLES),all) $(GO) test -count=1 -timeout 60m -run '^TestGitleaksSamplesPadded$$' -v ./rules
+
+# The peers' own test suites: gitleaks' testdata (its module is in go.mod)
+# and trivy's secret-scanner testdata, downloaded into the module cache
+# (outside this module, so go.mod and go.sum stay as they are); then the
+# test that holds peel to what those suites expect (make test runs it too).
+TRIVY_VERSION := v0.74.0
+peers:
+	$(GO) mod download github.com/zricethezav/gitleaks/v8
+	cd $(or $(TMPDIR),/tmp) && GOFLAGS= GO111MODULE=on $(GO) mod download github.com/aquasecurity/trivy@$(TRIVY_VERSION)
+	$(GO) test -count=1 -run '^TestPeerSuites$$' -v ./cmd/peel
 
 # Writes the hostile corpus (bombs, traversal, truncation, tampering …) with
 # each item's expected outcome in EXPECTED.json; make test runs it.
@@ -101,8 +125,8 @@ realworld-peers: build bench-tools
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal $$(find testdata -path testdata/build -prune -o -name '*.go' -print)); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd ./testdata/realworld
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd ./testdata/realworld
+	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
 
 clean:
 	rm -rf bin $(BUILD) .tools
