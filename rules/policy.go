@@ -138,7 +138,8 @@ var docPlaceholders = map[string]bool{
 
 // isDocumentation reports files that document rather than configure:
 // /usr/share/doc, man and info pages, Markdown, reStructuredText,
-// AsciiDoc, READMEs.
+// AsciiDoc, HTML, READMEs. A plain .txt is not documentation by its name
+// alone: teams write secrets into notes and credentials.txt files.
 func isDocumentation(name string) bool {
 	for _, d := range []string{"/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/share/gtk-doc/"} {
 		if strings.Contains(name, d) {
@@ -146,7 +147,7 @@ func isDocumentation(name string) bool {
 		}
 	}
 	base := strings.ToLower(path.Base(name))
-	for _, ext := range []string{".md", ".markdown", ".rst", ".adoc", ".asciidoc", ".txt", ".html", ".htm"} {
+	for _, ext := range []string{".md", ".markdown", ".rst", ".adoc", ".asciidoc", ".html", ".htm"} {
 		if strings.HasSuffix(base, ext) {
 			return true
 		}
