@@ -77,10 +77,21 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 			return nil, err
 		}
 	} else {
+		// Links are followed only to files inside the directory.
+		realRoot, err := filepath.Abs(root)
+		if err == nil {
+			realRoot, err = filepath.EvalSymlinks(realRoot)
+		}
+		if err != nil {
+			return nil, err
+		}
 		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				w.skip([]string{filepath.ToSlash(p)}, "%v", err)
 				return nil
+			}
+			if isDirLink(d) {
+				return w.dirLink(realRoot, p, filepath.ToSlash(p))
 			}
 			if !d.Type().IsRegular() {
 				return nil

@@ -52,6 +52,12 @@ type walker struct {
 	opaque     []string    // directories this layer marks opaque
 	incomplete []Incomplete
 	stats      Stats
+
+	// links follows the layer's configuration-named links (links.go);
+	// nil outside layers, and until the layer has a link or a text file
+	// one may need.
+	links   *layerLinks
+	follows bool // the walk is a layer's, whose links are followed
 }
 
 func (w *walker) skip(chain []string, format string, args ...any) {
@@ -118,6 +124,22 @@ func (w *walker) head(br *bufio.Reader, ra io.ReaderAt, size int64, n int) ([]by
 // text runs the rules engine over a text file. A file over MaxFileSize is
 // scanned up to the limit, and the cut is reported.
 func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
+	data, release, ok := w.readTextFile(chain, size, r, ra)
+	if !ok {
+		return
+	}
+	// The rules keep no reference to the text (findings hold copies).
+	defer release()
+	w.record(chain, w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests}))
+	if w.follows && len(chain) == 1 {
+		w.linkTarget(chain[0], data)
+	}
+}
+
+// readTextFile reads a text file into a pooled buffer, up to MaxFileSize
+// (the cut is reported); release returns the buffer. ok is false when the
+// file could not be read (reported).
+func (w *walker) readTextFile(chain []string, size int64, r io.Reader, ra io.ReaderAt) (data []byte, release func(), ok bool) {
 	n := size
 	if size > w.opts.MaxFileSize {
 		n = w.opts.MaxFileSize
@@ -125,13 +147,17 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 	}
 	bufp := textBufs.get()
 	data, err := readText(*bufp, r, ra, n)
-	// The rules keep no reference to the text (findings hold copies).
-	defer func() { textBufs.put(bufp, data) }()
+	release = func() { textBufs.put(bufp, data) }
 	if err != nil {
+		release()
 		w.skip(chain, "reading: %v", err)
-		return
+		return nil, nil, false
 	}
-	res := w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests})
+	return data, release, true
+}
+
+// record keeps what the rules made of one file.
+func (w *walker) record(chain []string, res rules.Result) {
 	for _, f := range res.Findings {
 		w.findings = append(w.findings, Finding{Finding: f, Path: clone(chain), Layer: w.layer})
 	}
