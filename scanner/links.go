@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/peelscan/peel/rules"
 )
@@ -60,7 +61,7 @@ type waitingLink struct{ name, format string }
 // link handles a link entry of a layer's tar. A link that only restates
 // its target's format, or calls for none, costs a name check.
 func (w *walker) link(name string, hdr *tar.Header) {
-	format := w.engine.Format([]string{name})
+	format := w.format(name)
 	if format == "" {
 		return
 	}
@@ -69,7 +70,7 @@ func (w *walker) link(name string, hdr *tar.Header) {
 		target = path.Join(path.Dir(name), target)
 	}
 	target = cleanPath(target)
-	if w.engine.Format([]string{target}) == format || target == name {
+	if w.format(target) == format || target == name {
 		return // read as that format under its own name already
 	}
 	ls := w.links
@@ -107,7 +108,7 @@ func (w *walker) linkTarget(name string, data []byte) {
 			return
 		}
 	}
-	if len(data) > linkCacheFile || w.engine.Format([]string{name}) != "" {
+	if len(data) > linkCacheFile || w.format(name) != "" {
 		return
 	}
 	if ls == nil {
@@ -115,6 +116,14 @@ func (w *walker) linkTarget(name string, data []byte) {
 		w.links = ls
 	}
 	ls.recent.put(name, data)
+}
+
+// format is the format a file of the layer named name calls for.
+func (w *walker) format(name string) string {
+	w.oneName[0] = name // a chain of one, without allocating one per file
+	f := w.engine.Format(w.oneName[:])
+	w.oneName[0] = ""
+	return f
 }
 
 // readLinked reads a link's target as the format the link's name calls for.
@@ -126,7 +135,11 @@ func (w *walker) readLinked(name, format string, data []byte) {
 // unresolvedLinks reports, once the layer is read, the links whose target
 // it did not find.
 func (w *walker) unresolvedLinks() {
-	if w.links == nil || w.links.n == 0 {
+	if w.links == nil {
+		return
+	}
+	defer func() { w.links.recent.release(); w.links = nil }()
+	if w.links.n == 0 {
 		return
 	}
 	var names []string
@@ -142,7 +155,6 @@ func (w *walker) unresolvedLinks() {
 	for _, n := range names {
 		w.skip([]string{n}, "%s", byName[n])
 	}
-	w.links = nil
 }
 
 // dirLink handles a symlink met in a directory scan: p on disk, named name.
@@ -180,49 +192,88 @@ func (w *walker) dirLink(root, p, name string) error {
 	if _, err := f.ReadAt(head, 0); err != nil || !rules.IsText(head) {
 		return nil
 	}
-	data, release, ok := w.readTextFile([]string{name}, st.Size(), f, f)
+	data, bufp, ok := w.readTextFile([]string{name}, st.Size(), f, f)
 	if !ok {
 		return nil
 	}
-	defer release()
+	defer textBufs.put(bufp, data)
 	w.readLinked(name, format, data)
 	return nil
 }
 
-// textCache keeps the most recent small text files of a layer, copied, up
-// to linkCacheBytes in all: the oldest go first.
+// textCache keeps copies of the most recent small text files of a layer
+// in a ring of linkCacheBytes: a new file overwrites the oldest. The ring
+// comes from a pool and goes back to it with the layer (release), so that
+// the files of a layer cost one copy each and no allocation.
 type textCache struct {
-	files []cachedText
-	bytes int
+	ring  []byte
+	at    int          // where the next file is written
+	files []cachedText // oldest first, from head
+	head  int
 }
 
 type cachedText struct {
-	name string
-	data []byte
+	name   string
+	off, n int
 }
+
+var textRings = sync.Pool{New: func() any { b := make([]byte, linkCacheBytes); return &b }}
 
 func (c *textCache) put(name string, data []byte) {
-	c.files = append(c.files, cachedText{name, append([]byte(nil), data...)})
-	c.bytes += len(data)
-	drop := 0
-	for c.bytes > linkCacheBytes {
-		c.bytes -= len(c.files[drop].data)
-		c.files[drop] = cachedText{}
-		drop++
+	n := len(data)
+	if n > linkCacheFile {
+		return
 	}
-	if drop > 0 {
-		c.files = append(c.files[:0], c.files[drop:]...)
+	if c.ring == nil {
+		c.ring = *textRings.Get().(*[]byte)
 	}
+	if c.at+n > len(c.ring) {
+		// Wrap, leaving the end of the ring unused: the files of the lap
+		// before that are still there, past the write position, are the
+		// oldest, and go.
+		for c.head < len(c.files) && c.files[c.head].off >= c.at {
+			c.files[c.head] = cachedText{}
+			c.head++
+		}
+		c.at = 0
+	}
+	// Drop the oldest files while the new one would overwrite them: they
+	// lie right ahead of the write position.
+	for c.head < len(c.files) {
+		f := c.files[c.head]
+		if f.off+f.n <= c.at || f.off >= c.at+n {
+			break
+		}
+		c.files[c.head] = cachedText{}
+		c.head++
+	}
+	if c.head > 0 && c.head == len(c.files) {
+		c.files, c.head = c.files[:0], 0
+	} else if c.head > 1024 {
+		c.files, c.head = append(c.files[:0], c.files[c.head:]...), 0
+	}
+	copy(c.ring[c.at:], data)
+	c.files = append(c.files, cachedText{name: name, off: c.at, n: n})
+	c.at += n
 }
 
-// get returns the last file of that name kept.
+// get returns the last file of that name kept; the bytes are the ring's,
+// valid until the next put.
 func (c *textCache) get(name string) ([]byte, bool) {
-	for i := len(c.files) - 1; i >= 0; i-- {
-		if c.files[i].name == name {
-			return c.files[i].data, true
+	for i := len(c.files) - 1; i >= c.head; i-- {
+		if f := c.files[i]; f.name == name {
+			return c.ring[f.off : f.off+f.n], true
 		}
 	}
 	return nil, false
+}
+
+// release returns the ring to the pool.
+func (c *textCache) release() {
+	if ring := c.ring; ring != nil {
+		textRings.Put(&ring)
+	}
+	*c = textCache{}
 }
 
 // isDirLink reports a directory entry that is a symlink.

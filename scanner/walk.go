@@ -57,7 +57,8 @@ type walker struct {
 	// nil outside layers, and until the layer has a link or a text file
 	// one may need.
 	links   *layerLinks
-	follows bool // the walk is a layer's, whose links are followed
+	follows bool      // the walk is a layer's, whose links are followed
+	oneName [1]string // see format
 }
 
 func (w *walker) skip(chain []string, format string, args ...any) {
@@ -124,36 +125,36 @@ func (w *walker) head(br *bufio.Reader, ra io.ReaderAt, size int64, n int) ([]by
 // text runs the rules engine over a text file. A file over MaxFileSize is
 // scanned up to the limit, and the cut is reported.
 func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
-	data, release, ok := w.readTextFile(chain, size, r, ra)
+	data, bufp, ok := w.readTextFile(chain, size, r, ra)
 	if !ok {
 		return
 	}
 	// The rules keep no reference to the text (findings hold copies).
-	defer release()
+	defer textBufs.put(bufp, data)
 	w.record(chain, w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests}))
 	if w.follows && len(chain) == 1 {
 		w.linkTarget(chain[0], data)
 	}
 }
 
-// readTextFile reads a text file into a pooled buffer, up to MaxFileSize
-// (the cut is reported); release returns the buffer. ok is false when the
-// file could not be read (reported).
-func (w *walker) readTextFile(chain []string, size int64, r io.Reader, ra io.ReaderAt) (data []byte, release func(), ok bool) {
+// readTextFile reads a text file into a buffer of textBufs, up to
+// MaxFileSize (the cut is reported); the caller puts the buffer back
+// (textBufs.put(bufp, data)). ok is false when the file could not be read
+// (reported).
+func (w *walker) readTextFile(chain []string, size int64, r io.Reader, ra io.ReaderAt) (data []byte, bufp *[]byte, ok bool) {
 	n := size
 	if size > w.opts.MaxFileSize {
 		n = w.opts.MaxFileSize
 		w.skip(chain, "only the first %d bytes of this %d-byte file were scanned (--max-file-size)", n, size)
 	}
-	bufp := textBufs.get()
+	bufp = textBufs.get()
 	data, err := readText(*bufp, r, ra, n)
-	release = func() { textBufs.put(bufp, data) }
 	if err != nil {
-		release()
+		textBufs.put(bufp, data)
 		w.skip(chain, "reading: %v", err)
 		return nil, nil, false
 	}
-	return data, release, true
+	return data, bufp, true
 }
 
 // record keeps what the rules made of one file.
