@@ -17,14 +17,14 @@ import (
 )
 
 // cacheFormat changes when LayerResult's encoding does.
-const cacheFormat = "peel-layer-cache-1"
+const cacheFormat = "peel-layer-cache-2"
 
 // cacheKey names what a layer's result depends on besides its content:
 // the rules and the options that change what a walk reports.
 func (s *Scanner) cacheKey(e *rules.Engine) string {
 	o := s.opts
-	return fmt.Sprintf("%s|%s|depth=%d|file=%d|archive=%d|ratio=%d|entries=%d|deptests=%t|explain=%t",
-		cacheFormat, e.Version(), o.MaxDepth, o.MaxFileSize, o.MaxArchiveSize, o.MaxRatio, o.MaxEntries, o.IncludeDependencyTests, o.Explain)
+	return fmt.Sprintf("%s|%s|depth=%d|file=%d|archive=%d|ratio=%d|entries=%d|deptests=%t|explain=%t|skip=%q|skipdirs=%q",
+		cacheFormat, e.Version(), o.MaxDepth, o.MaxFileSize, o.MaxArchiveSize, o.MaxRatio, o.MaxEntries, o.IncludeDependencyTests, o.Explain, o.SkipFiles, o.SkipDirs)
 }
 
 // cachingScanner wraps a LayerScanner with a result cache on disk, keyed

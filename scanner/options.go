@@ -51,6 +51,15 @@ type Options struct {
 	// third-party jars (test/, fixtures/, examples/ … inside a jar under
 	// BOOT-INF/lib, WEB-INF/lib or lib/), which are dismissed by default.
 	IncludeDependencyTests bool
+	// SkipFiles and SkipDirs are globs (those of ignore files) of files,
+	// and of directories, that are not read at all: a file whose location
+	// matches one of SkipFiles, or that sits under a directory matching
+	// one of SkipDirs, is neither opened nor scanned, and counted in
+	// Stats.Skipped. A leading "/" is optional.
+	SkipFiles, SkipDirs []string
+
+	skip    *skipper // SkipFiles and SkipDirs compiled by withDefaults
+	skipErr error    // a glob of them that does not compile: every scan returns it
 }
 
 // Progress receives how far a scan has come. Calls come from the
@@ -100,5 +109,6 @@ func (o Options) withDefaults() Options {
 	if o.Parallelism <= 0 {
 		o.Parallelism = runtime.GOMAXPROCS(0)
 	}
+	o.skip, o.skipErr = newSkipper(o.SkipFiles, o.SkipDirs)
 	return o
 }

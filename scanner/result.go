@@ -100,6 +100,7 @@ type Stats struct {
 	Files        int   // regular files reached, archive members included
 	Archives     int   // archives opened
 	Bytes        int64 // uncompressed layer (or file) bytes read
+	Skipped      int   // files not read: Options.SkipFiles, SkipDirs
 }
 
 func (s *Stats) add(o Stats) {
@@ -108,4 +109,5 @@ func (s *Stats) add(o Stats) {
 	s.Files += o.Files
 	s.Archives += o.Archives
 	s.Bytes += o.Bytes
+	s.Skipped += o.Skipped
 }

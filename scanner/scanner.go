@@ -33,6 +33,9 @@ type Scanner struct {
 func New(opts Options) *Scanner { return &Scanner{opts: opts.withDefaults()} }
 
 func (s *Scanner) engine() (*rules.Engine, error) {
+	if s.opts.skipErr != nil {
+		return nil, s.opts.skipErr
+	}
 	if s.opts.Engine != nil {
 		return s.opts.Engine, nil
 	}
@@ -499,7 +502,14 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 				w.skip([]string{filepath.ToSlash(p)}, "%v", err)
 				return nil
 			}
+			if d.IsDir() && p != root && s.opts.skip.dir(filepath.ToSlash(p)) {
+				return filepath.SkipDir // --skip-dirs: not even listed
+			}
 			if !d.Type().IsRegular() {
+				return nil
+			}
+			if s.opts.skip.file([]string{filepath.ToSlash(p)}) {
+				w.stats.Skipped++ // --skip-files: never opened
 				return nil
 			}
 			return visitFile(p, filepath.ToSlash(p))

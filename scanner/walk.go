@@ -67,6 +67,10 @@ func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Rea
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if w.opts.skip.file(chain) {
+		w.stats.Skipped++
+		return nil
+	}
 	w.stats.Files++
 	var br *bufio.Reader
 	if ra == nil {
