@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -32,9 +33,11 @@ func (s *Scanner) cacheKey(e *rules.Engine) string {
 // compression) and the cache key. A missing or unreadable entry is a miss;
 // failing to store one does not fail the scan.
 type cachingScanner struct {
-	next LayerScanner
-	dir  string
-	key  string
+	next     LayerScanner
+	dir      string
+	key      string
+	progress Progress
+	log      *slog.Logger
 }
 
 func (c *cachingScanner) ScanLayer(ctx context.Context, l v1.Layer, at LayerAt) (*LayerResult, error) {
@@ -46,13 +49,20 @@ func (c *cachingScanner) ScanLayer(ctx context.Context, l v1.Layer, at LayerAt) 
 	name := hex.EncodeToString(sum[:])
 	path := filepath.Join(c.dir, name[:2], name+".json")
 	if res, ok := c.load(path, at); ok {
+		c.log.Debug("layer cache hit", "layer", at.Number, "diff_id", diffID.String(), "entry", path)
+		if p, ok := c.progress.(DetailedProgress); ok {
+			p.Cached(at.Number, at.Of)
+		}
 		return res, nil
 	}
+	c.log.Debug("layer cache miss", "layer", at.Number, "diff_id", diffID.String())
 	res, err := c.next.ScanLayer(ctx, l, at)
 	if err != nil {
 		return nil, err
 	}
-	c.store(path, res, at)
+	if err := c.store(path, res, at); err != nil {
+		c.log.Debug("layer cache: result not stored", "layer", at.Number, "error", err.Error())
+	}
 	return res, nil
 }
 
@@ -83,14 +93,14 @@ func (c *cachingScanner) load(path string, at LayerAt) (*LayerResult, bool) {
 	return &res, true
 }
 
-func (c *cachingScanner) store(path string, res *LayerResult, at LayerAt) {
+func (c *cachingScanner) store(path string, res *LayerResult, at LayerAt) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return
+		return err
 	}
 	os.Chmod(c.dir, 0o700)
 	p, err := atomicfile.PrepareMode(path, 0o600, func(w io.Writer) error { return json.NewEncoder(w).Encode(res) })
 	if err != nil {
-		return
+		return err
 	}
-	_ = p.Commit()
+	return p.Commit()
 }

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"log/slog"
 	"runtime"
 
 	"github.com/peelscan/peel/rules"
@@ -45,8 +46,12 @@ type Options struct {
 	// Explain keeps, in Result.Dismissed, every candidate a rule looked at
 	// and did not report, with the reason.
 	Explain bool
-	// Progress, if set, is told how far each layer has been read.
+	// Progress, if set, is told how far each layer has been read (and
+	// more, if it is a DetailedProgress).
 	Progress Progress
+	// Logger, if set, is told at debug level what the scan decides:
+	// layer cache hits, misses and stores. It never receives a secret.
+	Logger *slog.Logger
 	// IncludeDependencyTests reports findings in the test resources of
 	// third-party jars (test/, fixtures/, examples/ … inside a jar under
 	// BOOT-INF/lib, WEB-INF/lib or lib/), which are dismissed by default.

@@ -27,6 +27,7 @@ func openRemote(ctx context.Context, ref string, opts SourceOptions) (*Target, e
 	if err != nil {
 		return nil, err
 	}
+	log := logger(opts.Logger)
 	var mirrorErrs []string
 	if r.Context().RegistryStr() == name.DefaultRegistry {
 		for _, m := range opts.Mirrors {
@@ -34,13 +35,16 @@ func openRemote(ctx context.Context, ref string, opts SourceOptions) (*Target, e
 			if err != nil {
 				return nil, fmt.Errorf("mirror %s: %w", m, err)
 			}
+			log.Debug("trying a mirror", "mirror", m, "ref", mr.Name())
 			t, err := fetchRemote(ctx, mr, opts)
 			if err == nil {
 				return t, nil
 			}
+			log.Debug("the mirror did not serve the image", "mirror", m, "error", err.Error())
 			mirrorErrs = append(mirrorErrs, fmt.Sprintf("mirror %s: %v", m, err))
 		}
 	}
+	log.Debug("pulling", "registry", r.Context().RegistryStr(), "ref", r.Name())
 	t, err := fetchRemote(ctx, r, opts)
 	if err != nil && len(mirrorErrs) > 0 {
 		return nil, fmt.Errorf("%s; then %s: %w", strings.Join(mirrorErrs, "; "), r.Context().RegistryStr(), err)

@@ -124,6 +124,7 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 	if id, err := img.ConfigName(); err == nil {
 		res.ImageID = id.String()
 	}
+	s.plan(layers, compressed)
 	history := layerHistory(cfg, len(layers))
 	for i, l := range layers {
 		info := Layer{Number: i + 1, CreatedBy: history[i]}
@@ -136,7 +137,7 @@ func (s *Scanner) scanImage(ctx context.Context, img v1.Image, compressed bool) 
 	parent := ctx
 	var ls LayerScanner = walkScanner{s: s, engine: engine, budget: s.newBudget()}
 	if s.opts.CacheDir != "" {
-		ls = &cachingScanner{next: ls, dir: s.opts.CacheDir, key: s.cacheKey(engine)}
+		ls = &cachingScanner{next: ls, dir: s.opts.CacheDir, key: s.cacheKey(engine), progress: s.opts.Progress, log: logger(s.opts.Logger)}
 	}
 	results := make([]*LayerResult, len(layers))
 	errs := make([]error, len(layers))
@@ -490,7 +491,9 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 			return nil
 		}
 		w.stats.Bytes += st.Size()
-		return w.visit(ctx, []string{name}, st.Size(), f, f, 0)
+		err = w.visit(ctx, []string{name}, st.Size(), f, f, 0)
+		s.filesRead(w.stats.Files, w.stats.Bytes)
+		return err
 	}
 	if !info.IsDir() {
 		if err := visitFile(root, filepath.ToSlash(root)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path"
@@ -57,6 +58,10 @@ type SourceOptions struct {
 	// fetched from the URLs its manifest entry names (foreign layers);
 	// otherwise reading it fails with a *ForeignLayerError.
 	AllowForeignLayers bool
+	// Logger, if set, is told at debug level which registries and
+	// mirrors are tried for an image, and why one is passed over. It
+	// never receives a credential.
+	Logger *slog.Logger
 }
 
 // Target is an input resolved to an image or a filesystem path.
