@@ -69,6 +69,9 @@ type Finding struct {
 	// its private-key aliases.
 	KeystoreType string
 	Aliases      []string
+	// Excerpt is the text around a finding in a text file, the secret in
+	// it unmasked (see Excerpt); nil elsewhere.
+	Excerpt *Excerpt `json:",omitempty"`
 }
 
 // Location returns the readable location chain, members joined with "!"

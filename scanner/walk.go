@@ -145,6 +145,7 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 		return
 	}
 	res := w.engine.ScanFile(chain[len(chain)-1], data)
+	found := len(w.findings)
 	for _, f := range res.Findings {
 		f := Finding{Finding: f, Path: clone(chain), Layer: w.layer}
 		if reason := dependencyTest(chain); reason != "" && !w.opts.IncludeDependencyTests {
@@ -153,6 +154,7 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 		}
 		w.findings = append(w.findings, f)
 	}
+	attachExcerpts(data, w.findings[found:]) // while the text is in memory
 	for _, d := range res.Dismissed {
 		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
 	}
