@@ -208,15 +208,25 @@ func indexTargets(idx v1.ImageIndex, kind, input string) ([]*Target, error) {
 		return nil, describeRegistryError(err, "")
 	}
 	var out []*Target
+	var images []v1.Descriptor
 	for _, d := range im.Manifests {
-		if d.MediaType.IsIndex() || d.Platform == nil || d.Platform.OS == "unknown" {
-			continue
+		if !d.MediaType.IsIndex() && (d.Platform == nil || d.Platform.OS != "unknown") {
+			images = append(images, d)
+		}
+	}
+	for _, d := range images {
+		if d.Platform == nil && len(images) > 1 {
+			continue // which of several is it? Only --platform-less Open can say.
 		}
 		img, err := idx.Image(d.Digest)
 		if err != nil {
 			return nil, describeRegistryError(err, "")
 		}
-		out = append(out, &Target{Kind: kind, Image: img, Digest: d.Digest.String(), Input: input + " (" + platformName(d.Platform) + ")"})
+		t := &Target{Kind: kind, Image: img, Digest: d.Digest.String(), Input: input}
+		if d.Platform != nil {
+			t.Input += " (" + platformName(d.Platform) + ")"
+		}
+		out = append(out, t)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("the index holds no platform images")

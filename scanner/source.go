@@ -149,11 +149,18 @@ func OpenAll(ctx context.Context, input string, opts SourceOptions) ([]*Target, 
 			return nil, err
 		}
 		return []*Target{t}, nil
+	case kind != "docker" && checkReference(input) != nil:
+		return nil, wrap(checkReference(input))
 	default:
 		ts, err = openRemoteAll(ctx, strings.TrimPrefix(strings.TrimPrefix(input, "docker:"), "//"), opts)
 	}
 	if err != nil {
 		return nil, wrap(err)
+	}
+	for _, t := range ts {
+		if t.Input == "" {
+			t.Input = input // a plain manifest, or an index of one image
+		}
 	}
 	return ts, nil
 }
@@ -202,6 +209,9 @@ func open(ctx context.Context, input string, opts SourceOptions) (*Target, error
 		return openLocal(input, opts)
 	} else if looksLikePath(input) {
 		return nil, statInput(input)
+	}
+	if err := checkReference(input); err != nil {
+		return nil, err
 	}
 	return openRemote(ctx, input, opts)
 }
