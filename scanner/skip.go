@@ -116,3 +116,20 @@ func (s *skipper) dirMatch(d string) bool {
 func rooted(re *regexp.Regexp, p string) bool {
 	return re.MatchString(p) || re.MatchString("/"+p)
 }
+
+// SkipFunc is the test a scan with these globs applies to a path of a
+// dir: scan (dir set for a directory), for a caller that counts ahead what
+// the scan will read; nil when there are no globs, or one does not
+// compile (the scan reports it).
+func SkipFunc(files, dirs []string) func(p string, dir bool) bool {
+	s, err := newSkipper(files, dirs)
+	if s == nil || err != nil {
+		return nil
+	}
+	return func(p string, dir bool) bool {
+		if dir {
+			return s.dir(p)
+		}
+		return s.file([]string{p})
+	}
+}
