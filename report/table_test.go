@@ -104,7 +104,7 @@ func TestTableGolden(t *testing.T) {
 func TestExcerptMasked(t *testing.T) {
 	res := &scanner.Result{Input: "x", Kind: "dir", Findings: []scanner.Finding{
 		{Finding: rules.Finding{RuleID: rules.RuleConfigSecret, Severity: rules.SeverityHigh, Line: 2, Key: "db.pw", Secret: "pw1"},
-			Path: []string{"app.properties"},
+			Path:    []string{"app.properties"},
 			Excerpt: &scanner.Excerpt{First: 1, Lines: []string{"other=long-secret-value-9", "db.pw=pw1 # pw1x"}, Spans: []scanner.Span{{Line: 1, Start: 6, End: 9}}}},
 		{Finding: rules.Finding{RuleID: rules.RuleConfigSecret, Severity: rules.SeverityLow, Line: 1, Key: "other", Secret: "long-secret-value-9"},
 			Path: []string{"app.properties"}},
