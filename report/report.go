@@ -120,6 +120,8 @@ type Finding struct {
 	Fingerprint    string         `json:"fingerprint"`
 	Suppression    *Suppression   `json:"suppression,omitempty"`
 	Excerpt        *Excerpt       `json:"excerpt,omitempty"`
+
+	kind rules.Kind // the rule's, for the table's wording; not in the JSON
 }
 
 // Excerpt is the source around a finding in a text file, as the report
@@ -221,6 +223,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 				KeystoreType: f.KeystoreType, Aliases: f.Aliases,
 				Remediation: rule.Remediation, Fingerprint: Fingerprint(f, occurrence(occurrences, f), opts.FingerprintKey),
 				Excerpt: red.excerpt(f.Excerpt, f.Secret),
+				kind:    rule.Kind,
 			}
 			// The ignore file and the baseline match what was found, not
 			// what is shown.

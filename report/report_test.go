@@ -183,3 +183,33 @@ func peelV1Fingerprint(f *scanner.Finding) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
+
+// TestTableDetails: the table names a private key by its type and a
+// setting as "key NAME", by the rule's kind.
+func TestTableDetails(t *testing.T) {
+	res := &scanner.Result{Input: "x", Kind: "dir", Findings: []scanner.Finding{
+		{Finding: rules.Finding{RuleID: rules.RulePrivateKey, Severity: rules.SeverityCritical, Line: 1, Key: "OPENSSH PRIVATE KEY", Secret: "b3BlbnNzaC1rZXk"}, Path: []string{"/root/.ssh/id_ed25519"}},
+		{Finding: rules.Finding{RuleID: rules.RuleContentTrustKey, Severity: rules.SeverityHigh, Line: 1, Key: "role root", Secret: "cm9vdC1rZXk"}, Path: []string{"/root/.docker/trust/private/a.key"}},
+		{Finding: rules.Finding{RuleID: rules.RuleConfigSecret, Severity: rules.SeverityHigh, Line: 2, Key: "db.password", Secret: "s3cret-1"}, Path: []string{"/app/application.properties"}},
+	}}
+	// In both layouts: a table's cell, a block's details.
+	var out string
+	for _, layout := range []struct {
+		opts  report.TableOptions
+		start string
+	}{{report.TableOptions{Width: 200}, "│ "}, {report.TableOptions{}, "; "}} {
+		var b bytes.Buffer
+		if err := report.Table(layout.opts).Write(&b, report.Build([]*scanner.Result{res}, report.Options{})); err != nil {
+			t.Fatal(err)
+		}
+		out += b.String()
+		for _, want := range []string{"OPENSSH PRIVATE KEY", "role root", "key db.password"} {
+			if !strings.Contains(b.String(), layout.start+want) {
+				t.Errorf("table lacks %q:\n%s", layout.start+want, b.String())
+			}
+		}
+	}
+	if strings.Contains(out, "key OPENSSH") || strings.Contains(out, "key role") {
+		t.Errorf("a private key's type is written as a setting:\n%s", out)
+	}
+}

@@ -552,7 +552,7 @@ func details(f Finding) string {
 	var parts []string
 	switch {
 	case f.Key == "":
-	case strings.Contains(f.Rule, "private-key") || f.Rule == "content-trust-key":
+	case f.kind == rules.KindPrivateKey:
 		parts = append(parts, f.Key) // the key's kind: OPENSSH PRIVATE KEY, role root
 	default:
 		parts = append(parts, "key "+f.Key)

@@ -1,54 +1,10 @@
 package rules
 
 import (
-	"path"
 	"regexp"
 	"strings"
 	"unicode"
 )
-
-// Format is the configuration syntax a file is read with.
-type Format int
-
-// Formats the structured detectors understand.
-const (
-	FormatNone       Format = iota
-	FormatProperties        // Java .properties
-	FormatYAML              // YAML: Spring application*.yml, kubeconfig, compose files, …
-	FormatKeyValue          // .env, INI (~/.aws/credentials, .pypirc, my.cnf), .npmrc
-	FormatXML               // Tomcat server.xml/context.xml, Maven settings.xml, Spring XML, …
-	FormatJSON              // JSON, Docker's config.json among them
-	FormatNetrc             // .netrc
-	FormatPgpass            // .pgpass
-)
-
-// ConfigFormat tells which structured detector reads the file at name (a
-// path inside an image or archive), or FormatNone.
-func ConfigFormat(name string) Format {
-	base := strings.ToLower(path.Base(name))
-	dir := strings.ToLower(path.Dir(name))
-	switch {
-	case strings.HasSuffix(base, ".properties"):
-		return FormatProperties
-	case strings.HasSuffix(base, ".yml"), strings.HasSuffix(base, ".yaml"),
-		base == "config" && strings.HasSuffix(dir, ".kube"), strings.HasPrefix(base, "kubeconfig"):
-		return FormatYAML
-	case base == ".env", strings.HasPrefix(base, ".env."), strings.HasSuffix(base, ".env"),
-		base == ".npmrc", base == ".yarnrc", base == ".pypirc", base == ".s3cfg", base == ".my.cnf",
-		strings.HasSuffix(base, ".ini"), strings.HasSuffix(base, ".cnf"),
-		strings.HasSuffix(dir, ".aws") && (base == "credentials" || base == "config"):
-		return FormatKeyValue
-	case strings.HasSuffix(base, ".xml"):
-		return FormatXML
-	case strings.HasSuffix(base, ".json"):
-		return FormatJSON
-	case base == ".netrc", base == "_netrc":
-		return FormatNetrc
-	case base == ".pgpass", base == "pgpass.conf":
-		return FormatPgpass
-	}
-	return FormatNone
-}
 
 // secretSuffixes are the endings of a normalized key segment (lower case,
 // no '-' or '_') that name a secret. They follow Spring Boot's sanitizer
@@ -349,4 +305,27 @@ func stripSecretSuffix(k string) string {
 		}
 	}
 	return k
+}
+
+var envKey = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.\-/:@]*)\s*[=:]\s?`)
+
+// envAssignment splits "KEY=value" (or "export KEY=value") as a shell, a
+// .env file or a compose environment list writes it.
+func envAssignment(s string) (key, value string, ok bool) {
+	m := envKey.FindStringSubmatchIndex(s)
+	if m == nil || !strings.Contains(s[m[0]:m[1]], "=") {
+		return "", "", false
+	}
+	return s[m[2]:m[3]], unquote(strings.TrimSpace(s[m[1]:])), true
+}
+
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+		return v[1 : len(v)-1]
+	}
+	// An unquoted value ends at a " #" comment.
+	if i := strings.Index(v, " #"); i >= 0 {
+		return strings.TrimSpace(v[:i])
+	}
+	return v
 }

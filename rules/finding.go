@@ -1,5 +1,10 @@
 package rules
 
+import (
+	"strconv"
+	"strings"
+)
+
 // Finding is one secret found in one file. Lines are 1-based and 0 when the
 // finding concerns the whole file (a keystore, a key file).
 type Finding struct {
@@ -23,42 +28,61 @@ type Dismissal struct {
 	Reason string
 }
 
+// Incomplete is a part of a file a detector could not read (a document
+// that does not parse): what it says there is unknown, and reports say
+// so.
+type Incomplete struct {
+	Line   int // where reading stopped, 0 if not known
+	Reason string
+}
+
 // Result is what the detectors made of one file.
 type Result struct {
-	Findings  []Finding
-	Dismissed []Dismissal
-	// Err reports input that did not parse; findings made before it stay.
-	Err error
+	Findings   []Finding
+	Dismissed  []Dismissal
+	Incomplete []Incomplete
 }
 
-func newFinding(ruleID string, line int, key, secret string) Finding {
-	r := catalogue[ruleID]
-	return Finding{RuleID: ruleID, Severity: r.Severity, Line: line, Key: key, Secret: secret}
+// FormatLocation joins a location chain and a line as people read them:
+// members with "!", the line after ":" when there is one:
+// /app.jar!BOOT-INF/classes/application.properties:3.
+func FormatLocation(path []string, line int) string {
+	s := strings.Join(path, "!")
+	if line > 0 {
+		s += ":" + strconv.Itoa(line)
+	}
+	return s
 }
 
-// collector gathers one file's findings, dismissals and keystore references
-// as the detectors walk it.
-type collector struct {
-	Result
+// Collector gathers what the detectors make of one input: findings, the
+// candidates they dismissed and why, what they could not read, and the
+// keystore paths settings name (to link passwords to keystores). A
+// Collector is used by one goroutine.
+type Collector struct {
+	res  Result
 	refs []keyRef
 }
 
-func (c *collector) add(f Finding) { c.Findings = append(c.Findings, f) }
+// Add records a finding.
+func (c *Collector) Add(f Finding) { c.res.Findings = append(c.res.Findings, f) }
 
-func (c *collector) dismiss(ruleID string, line int, key, reason string) {
-	c.Dismissed = append(c.Dismissed, Dismissal{RuleID: ruleID, Line: line, Key: key, Reason: reason})
+// Dismiss records a candidate that is not reported, and why.
+func (c *Collector) Dismiss(ruleID string, line int, key, reason string) {
+	c.res.Dismissed = append(c.res.Dismissed, Dismissal{RuleID: ruleID, Line: line, Key: key, Reason: reason})
 }
 
-func (c *collector) fail(err error) {
-	if c.Err == nil {
-		c.Err = err
-	}
+// Incomplete records a part of the input that could not be read, and what
+// that left unread.
+func (c *Collector) Incomplete(line int, reason string) {
+	c.res.Incomplete = append(c.res.Incomplete, Incomplete{Line: line, Reason: reason})
 }
 
-// keyValue judges one configuration entry: a secret-named key with a
-// literal value is a finding, with another value a dismissal; a value that
-// names a keystore file is remembered to link passwords to keystores.
-func (c *collector) keyValue(ruleID, key, value string, line int) {
+// KeyValue judges one configuration entry: a secret-named key with a
+// literal value is a finding of ruleID (or of config-secret-default for a
+// placeholder's literal default), with another value a dismissal; a value
+// that names a keystore file is remembered, to link the file's passwords
+// to that keystore.
+func (c *Collector) KeyValue(ruleID, key, value string, line int) {
 	if !IsSecretKey(key) {
 		if path, ok := keystoreRef(value); ok {
 			c.refs = append(c.refs, keyRef{key, path})
@@ -67,17 +91,17 @@ func (c *collector) keyValue(ruleID, key, value string, line int) {
 	}
 	secret, id, ok, reason := ClassifyValue(value)
 	if !ok {
-		c.dismiss(ruleID, line, key, reason)
+		c.Dismiss(ruleID, line, key, reason)
 		return
 	}
 	if id == RuleConfigSecret {
 		id = ruleID
 	}
-	c.add(newFinding(id, line, key, secret))
+	c.Add(newFinding(id, line, key, secret))
 }
 
 // finish links passwords to the keystores their file names.
-func (c *collector) finish() Result {
-	linkRefs(c.Findings, c.refs)
-	return c.Result
+func (c *Collector) finish() Result {
+	linkRefs(c.res.Findings, c.refs)
+	return c.res
 }

@@ -1,11 +1,7 @@
 package rules
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/peelscan/peel/internal/testkeys"
 )
 
 func FuzzScanProperties(f *testing.F) {
@@ -31,25 +27,6 @@ func FuzzScanYAML(f *testing.F) {
 				t.Fatalf("finding without a line or secret: %+v", fd)
 			}
 		}
-	})
-}
-
-func FuzzInspectKeystore(f *testing.F) {
-	f.Add(testkeys.JKS("pw-123456", "a", "b"))
-	f.Add(testkeys.TrustStore("changeit", "ca"))
-	f.Add(testkeys.PKCS12("pw-123456", "k"))
-	for _, name := range []string{"sts-keytool.jks", "jwt-keytool.p12"} {
-		if b, err := os.ReadFile(filepath.Join("..", "testdata", "keytool", name)); err == nil {
-			f.Add(b)
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		k, err := InspectKeystore(data)
-		if err != nil || k == nil {
-			return
-		}
-		k.Open([]PasswordCandidate{{Password: "pw-123456", Source: "fuzz"}})
-		KeystoreFinding(k)
 	})
 }
 

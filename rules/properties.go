@@ -2,12 +2,78 @@ package rules
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"unicode/utf8"
 
 	"github.com/magiconair/properties"
+
+	"github.com/peelscan/peel/rules/internal/textscan"
 )
+
+// propertiesFiles reads Java .properties files.
+type propertiesFiles struct{}
+
+func (propertiesFiles) Info() Info {
+	const f = "/app/application.properties"
+	return Info{Name: "properties", Version: 1, Format: true, Rules: []Rule{
+		configSecret.with(
+			file("/app.jar!BOOT-INF/classes/application.properties", bookV1Properties,
+				at(3, "server.ssl.key-store-password", "springboot"), at(6, "spring.security.oauth.jwt.keystore.password", "springboot")),
+			file(f, "server.ssl.key-store-password: ${KEYSTORE_SECRET}\nspring.security.oauth.jwt.keystore.password: ${JWT_KEYSTORE_SECRET}\n"),
+			file(f, "spring.datasource.password=${DB_PASSWORD:}\n"),
+			file(f, "spring.datasource.password=${DB_PASSWORD:${FALLBACK}}\n"),
+			file(f, "spring.datasource.password=ENC(G6N718UuyPE5bHyWKyuLQSm02auQPUtm)\n"),
+			file(f, "spring.datasource.password={cipher}FKSAJDFGYOS8F7GLHAKERGFHLSAJ\n"),
+			file(f, "spring.datasource.password=\nspring.mail.password:   \n"),
+			file(f, "password.label=Password\nlogin.password=Password:\nform.password=Enter your password\n"),
+			file(f, "form.password=Password\nform.secret=Secret\n"),
+			file(f, "db.password=password\n", at(1, "db.password", "password")),
+			file(f, "server.ssl.key-store=/opt/keystore.jks\nserver.ssl.key-alias=spring\nspring.security.oauth.jwt.keystore.name=/opt/jwt.jks\ntoken.validity-seconds=3600\n"),
+			file(f, "spring.datasource.password=@db.password@\n"),
+			file(f, "app.admin.password=********\n"),
+			file(f, "a.password = hunter2-alpha\nb.secret:beta-secret-1\nc.token\tgamma-token-1\n",
+				at(1, "a.password", "hunter2-alpha"), at(2, "b.secret", "beta-secret-1"), at(3, "c.token", "gamma-token-1")),
+			file(f, "# comment\napp.client-secret=abc\\\n    def\nother=1\n", at(2, "app.client-secret", "abcdef")),
+			file(f, "x=1\r\nAPP.\\\r\n  DB_PASSWORD=crlf-pw-1\r\nother=2\r\n", at(2, "APP.DB_PASSWORD", "crlf-pw-1")),
+			file(f, "a=1\rdb.password=cr-only-pw\rb=2", at(2, "db.password", "cr-only-pw")),
+			file(f, "# the password is elsewhere\nname=value-one\n"),
+			file(f, "# app.password=commented\\\napp.password=live-one\n", at(2, "app.password", "live-one")),
+			file(f, "db.pwd=p\\u00e4ss-w0rd\n", at(1, "db.pwd", "päss-w0rd")),
+			file(f, "x.password=first-one\nx.password=second-one\n", at(1, "x.password", "first-one"), at(2, "x.password", "second-one")),
+			file(f, "a=1\r\nspring.rabbitmq.password=guest-guest\r\n", at(2, "spring.rabbitmq.password", "guest-guest")),
+			file(f, "aws.secret-key=AKfakefakefake\nmy.api_key=k-123456\ntrust-store-password=changeit\n",
+				at(1, "aws.secret-key", "AKfakefakefake"), at(2, "my.api_key", "k-123456"), at(3, "trust-store-password", "changeit")),
+			file(f, "oauth.token=https://idp.example/token\nmail.password=smtp://user:pw@host\n", at(2, "mail.password", "smtp://user:pw@host")),
+			file(f, "server.ssl.private-key=classpath:tls/key.pem\n"),
+			file(f, "security.password-encoder.class=org.example.BCryptPasswordEncoder\napp.token.provider=com.example.auth.TokenProvider\n"),
+			file("/app/messages_fr.properties", "login.password=Mot de passe\nlogin.secret=Secret partagé\n"),
+		),
+		configSecretDefault.with(
+			file(f, "spring.datasource.password=${DB_PASSWORD:s3cr3t-default}\n", at(1, "spring.datasource.password", "s3cr3t-default")),
+			file(f, "spring.datasource.password=${DB_PASSWORD}\n"),
+		),
+	}}
+}
+
+func (propertiesFiles) Applies(path []string) bool {
+	return hasSuffixFold(fileName(path), ".properties")
+}
+
+func (propertiesFiles) Detect(f *File, c *Collector) { scanProperties(f.Data, c) }
+
+// bookV1Properties is the book's listing of the v1 jar's
+// BOOT-INF/classes/application.properties.
+const bookV1Properties = `server.port: 8443
+server.ssl.key-store: /opt/keystore.jks
+server.ssl.key-store-password: springboot
+server.ssl.keyAlias: spring
+spring.security.oauth.jwt: true
+spring.security.oauth.jwt.keystore.password: springboot
+spring.security.oauth.jwt.keystore.alias: jwtkey
+spring.security.oauth.jwt.keystore.name: /opt/jwt.jks
+`
 
 // keyHints are lower-case fragments one of which every secret-named key
 // holds; a logical line without any of them is not parsed at all.
@@ -20,26 +86,35 @@ var keyHints = [][]byte{[]byte("pass"), []byte("pwd"), []byte("secret"), []byte(
 // library does not report, and keeps duplicate keys, of which it keeps only
 // the last.
 func ScanProperties(data []byte) ([]Finding, error) {
-	var c collector
+	var c Collector
 	scanProperties(data, &c)
 	r := c.finish()
-	return r.Findings, r.Err
+	return r.Findings, firstIncomplete(r)
+}
+
+// firstIncomplete is the first part of a file that could not be read, as
+// an error.
+func firstIncomplete(r Result) error {
+	if len(r.Incomplete) == 0 {
+		return nil
+	}
+	return errors.New(r.Incomplete[0].Reason)
 }
 
 // hintScanner finds the key hints, in either case.
-var hintScanner = func() *keywordScanner {
+var hintScanner = func() *textscan.Scanner {
 	hints := make([]string, len(keyHints))
 	for i, h := range keyHints {
 		hints[i] = string(h)
 	}
-	return newKeywordScanner(hints)
+	return textscan.New(hints)
 }()
 
-func scanProperties(data []byte, c *collector) {
+func scanProperties(data []byte, c *Collector) {
 	// Where the hints are, found in one pass; a logical line is parsed only
 	// if one starts within it (no hint holds a line break).
 	var hints []int
-	hintScanner.scan(data, func(start, _ int) { hints = append(hints, start) })
+	hintScanner.Scan(data, func(start, _ int) { hints = append(hints, start) })
 	if len(hints) == 0 {
 		return
 	}
@@ -48,6 +123,18 @@ func scanProperties(data []byte, c *collector) {
 	if !utf8.Valid(data) {
 		loader.Encoding = properties.ISO_8859_1
 	}
+	// The first malformed line is reported, with a count of the others.
+	malformed, firstMalformed := 0, 0
+	defer func() {
+		if malformed == 0 {
+			return
+		}
+		reason := fmt.Sprintf("line %d: malformed property, not read", firstMalformed)
+		if malformed > 1 {
+			reason += fmt.Sprintf(" (nor %d more malformed lines)", malformed-1)
+		}
+		c.Incomplete(firstMalformed, reason)
+	}()
 	next := 0
 	hinted := func(from, to int) bool {
 		for next < len(hints) && hints[next] < from {
@@ -80,12 +167,15 @@ func scanProperties(data []byte, c *collector) {
 		}
 		p, err := loader.LoadBytes(line)
 		if err != nil {
-			c.fail(fmt.Errorf("line %d: malformed property", lineNo))
+			if malformed == 0 {
+				firstMalformed = lineNo
+			}
+			malformed++
 			return
 		}
 		for _, k := range p.Keys() {
 			v, _ := p.Get(k)
-			c.keyValue(RuleConfigSecret, k, v, lineNo)
+			c.KeyValue(RuleConfigSecret, k, v, lineNo)
 		}
 	}
 	if bytes.IndexByte(data, '\r') >= 0 || bytes.Contains(data, []byte("\\\n")) || bytes.HasSuffix(data, []byte{'\\'}) {
@@ -135,7 +225,7 @@ func propertyKeyEnd(line []byte) int {
 func hasKeystoreSuffix(line []byte) bool {
 	line = bytes.TrimRight(line, " \t\f")
 	for _, s := range keystoreSuffixes {
-		if len(line) >= len(s) && equalFold(line[len(line)-len(s):], s) {
+		if len(line) >= len(s) && textscan.EqualFold(line[len(line)-len(s):], s) {
 			return true
 		}
 	}

@@ -10,26 +10,67 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// yamlFiles reads YAML: Spring's application*.yml, kubeconfig, compose
+// files, …
+type yamlFiles struct{}
+
+func (yamlFiles) Info() Info {
+	const f = "/app/config/application.yml"
+	return Info{Name: "yaml", Version: 1, Format: true, Rules: []Rule{
+		configSecret.with(
+			file(f, "server:\n  port: 8443\n  ssl:\n    key-store: /opt/keystore.jks\n    key-store-password: springboot\nspring:\n  datasource:\n    password: \"quoted-secret\"\n",
+				at(5, "server.ssl.key-store-password", "springboot"), at(8, "spring.datasource.password", "quoted-secret")),
+			file(f, "spring.profiles: dev\napp.token: dev-token-1\n---\nspring.profiles: prod\napp.token: ${TOKEN}\n", at(2, "app.token", "dev-token-1")),
+			file(f, "clients:\n  - id: web\n    client-secret: web-secret-1\n", at(3, "clients[0].client-secret", "web-secret-1")),
+			file(f, "a:\n  password:\n  secret: ~\n  token: ENC(abc)\n  pwd: '{cipher}abc'\n  enabled-password: true\n"),
+			file(f, "base: &b\n  password: anchor-secret\nother: *b\n", at(2, "base.password", "anchor-secret")),
+			file("/root/.kube/config", "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: kube-token-peel-1\n    client-key-data: "+
+				base64.StdEncoding.EncodeToString([]byte("not-really-a-key-peel"))+"\n",
+				at(6, "users[0].user.token", "kube-token-peel-1"), at(7, "users[0].user.client-key-data", base64.StdEncoding.EncodeToString([]byte("not-really-a-key-peel")))),
+			file("/srv/docker-compose.yml", "services:\n  db:\n    environment:\n      - POSTGRES_PASSWORD=compose-pg-pw\n      - POSTGRES_USER=app\n      - POSTGRES_DB=${DB}\n",
+				at(4, "POSTGRES_PASSWORD", "compose-pg-pw")),
+		),
+		configSecretDefault.with(
+			file(f, "server:\n  ssl:\n    key-store-password: ${KEYSTORE_SECRET}\n    key-password: ${KEY_SECRET:fallback-pw}\n", at(4, "server.ssl.key-password", "fallback-pw")),
+			file(f, "server:\n  ssl:\n    key-password: ${KEY_SECRET:}\n"),
+		),
+		privateKey.with(
+			file("/root/.kube/config", "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    client-key-data: "+base64.StdEncoding.EncodeToString(examplePEM("kubeconfig"))+"\n",
+				at(6, "users[0].user.client-key-data", pemBase64(examplePEM("kubeconfig")))),
+			file("/root/.kube/config", "users:\n- user:\n    client-key-data: "+base64.StdEncoding.EncodeToString([]byte("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"))+"\n",
+				at(3, "users[0].user.client-key-data", base64.StdEncoding.EncodeToString([]byte("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"))).of(RuleConfigSecret)),
+		),
+	}}
+}
+
+func (yamlFiles) Applies(path []string) bool {
+	b := fileName(path)
+	return hasSuffixFold(b, ".yml") || hasSuffixFold(b, ".yaml") ||
+		isName(b, "config") && hasSuffixFold(dirName(path), ".kube") || hasPrefixFold(b, "kubeconfig")
+}
+
+func (yamlFiles) Detect(f *File, c *Collector) { scanYAML(f.Data, c) }
+
 // ScanYAML finds secrets in a YAML file, every document of it (Spring
 // profiles are separate documents). Keys are joined with dots as Spring
 // flattens them (spring.datasource.password, list items as key[0]); lines
 // are the value's own line. Documents are split at "---" lines and parsed
 // one by one, so a malformed document does not hide the others.
 func ScanYAML(data []byte) ([]Finding, error) {
-	var c collector
+	var c Collector
 	scanYAML(data, &c)
 	r := c.finish()
-	return r.Findings, r.Err
+	return r.Findings, firstIncomplete(r)
 }
 
-func scanYAML(data []byte, c *collector) {
+func scanYAML(data []byte, c *Collector) {
 	forEachYAMLDocument(data, func(doc []byte, firstLine int) {
 		if !yamlHasEntries(doc) {
 			return
 		}
 		var n yaml.Node
 		if err := yaml.Unmarshal(doc, &n); err != nil {
-			c.fail(fmt.Errorf("malformed YAML document at line %d", firstLine))
+			c.Incomplete(firstLine, fmt.Sprintf("malformed YAML document at line %d: its keys were not read", firstLine))
 			return
 		}
 		w := yamlWalker{c: c, lineOffset: firstLine - 1}
@@ -78,7 +119,7 @@ func forEachYAMLDocument(data []byte, fn func(doc []byte, firstLine int)) {
 const maxYAMLDepth = 64
 
 type yamlWalker struct {
-	c          *collector
+	c          *Collector
 	lineOffset int
 }
 
@@ -105,7 +146,7 @@ func (w yamlWalker) walk(n *yaml.Node, prefix string, depth int) {
 			// docker-compose style environment lists: "- KEY=value".
 			if c.Kind == yaml.ScalarNode {
 				if k, v, ok := envAssignment(c.Value); ok {
-					w.c.keyValue(RuleConfigSecret, k, v, c.Line+w.lineOffset)
+					w.c.KeyValue(RuleConfigSecret, k, v, c.Line+w.lineOffset)
 					continue
 				}
 			}
@@ -118,7 +159,7 @@ func (w yamlWalker) walk(n *yaml.Node, prefix string, depth int) {
 		if w.keyData(prefix, n) {
 			return
 		}
-		w.c.keyValue(RuleConfigSecret, prefix, n.Value, n.Line+w.lineOffset)
+		w.c.KeyValue(RuleConfigSecret, prefix, n.Value, n.Line+w.lineOffset)
 	}
 }
 
@@ -133,14 +174,14 @@ func (w yamlWalker) keyData(key string, n *yaml.Node) bool {
 	if err != nil || !bytes.Contains(raw, []byte("PRIVATE KEY")) {
 		return false
 	}
-	var inner collector
+	var inner Collector
 	scanPrivateKeys(raw, false, &inner)
-	if len(inner.Findings) == 0 {
+	if len(inner.res.Findings) == 0 {
 		return false
 	}
-	for _, f := range inner.Findings {
+	for _, f := range inner.res.Findings {
 		f.Line, f.Key = n.Line+w.lineOffset, key
-		w.c.add(f)
+		w.c.Add(f)
 	}
 	return true
 }

@@ -17,11 +17,8 @@ import (
 // "history[N] created_by"; a history entry that made a layer is attributed
 // to it.
 func (w *walker) imageConfig(cfg *v1.ConfigFile) {
-	add := func(loc string, layer int, res rules.Result, relabel string) {
+	add := func(loc string, layer int, res rules.Result) {
 		for _, f := range res.Findings {
-			if relabel != "" && f.RuleID == rules.RuleBuildSecret {
-				f.RuleID = relabel
-			}
 			f.Line = 0 // a config entry or build step has no lines
 			w.findings = append(w.findings, Finding{Finding: f, Path: []string{loc}, Layer: layer})
 		}
@@ -31,7 +28,7 @@ func (w *walker) imageConfig(cfg *v1.ConfigFile) {
 	}
 	for _, kv := range cfg.Config.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		add("config Env "+k, 0, w.engine.ScanAssignment(k, v), "")
+		add("config Env "+k, 0, w.engine.ScanAssignment(k, v))
 	}
 	labels := make([]string, 0, len(cfg.Config.Labels))
 	for k := range cfg.Config.Labels {
@@ -39,11 +36,11 @@ func (w *walker) imageConfig(cfg *v1.ConfigFile) {
 	}
 	sort.Strings(labels)
 	for _, k := range labels {
-		add("config Labels "+k, 0, w.engine.ScanAssignment(k, cfg.Config.Labels[k]), "")
+		add("config Labels "+k, 0, w.engine.ScanAssignment(k, cfg.Config.Labels[k]))
 	}
 	if len(cfg.Config.Entrypoint)+len(cfg.Config.Cmd) > 0 {
 		cmd := strings.Join(append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...), " ")
-		add("config Entrypoint", 0, w.engine.ScanCommand(cmd), rules.RuleImageConfigSecret)
+		add("config Entrypoint", 0, w.engine.ScanEntrypoint(cmd))
 	}
 	layer := 0
 	for i, h := range cfg.History {
@@ -53,7 +50,7 @@ func (w *walker) imageConfig(cfg *v1.ConfigFile) {
 			l = layer
 		}
 		if h.CreatedBy != "" {
-			add(fmt.Sprintf("history[%d] created_by", i), l, w.engine.ScanCommand(h.CreatedBy), "")
+			add(fmt.Sprintf("history[%d] created_by", i), l, w.engine.ScanCommand(h.CreatedBy))
 		}
 	}
 }

@@ -1,140 +1,12 @@
 package scanner
 
 import (
-	"archive/tar"
-	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"path"
-	"regexp"
-	"strings"
 	"sync/atomic"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
-
-var (
-	gzipMagic = []byte{0x1f, 0x8b, 0x08}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
-// isTar reports a POSIX or GNU tar header: "ustar" at offset 257.
-func isTar(head []byte) bool {
-	return len(head) >= 263 && bytes.Equal(head[257:262], []byte("ustar"))
-}
-
-// tarArchive visits the regular files of a tar nested in a layer or an
-// archive, as members of chain.
-func (w *walker) tarArchive(ctx context.Context, chain []string, r io.Reader, depth int) error {
-	if depth >= w.opts.MaxDepth {
-		w.skip(chain, "archive nested %d deep is past the depth limit (--max-depth %d)", depth+1, w.opts.MaxDepth)
-		return nil
-	}
-	w.stats.Archives++
-	tr := tar.NewReader(r)
-	child := append(clone(chain), "")
-	for entries := 0; ; entries++ {
-		if entries == w.opts.MaxEntries {
-			w.skip(chain, "more than %d entries (--max-entries): the rest were not read", w.opts.MaxEntries)
-			return nil
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			switch {
-			case errors.Is(err, errLimit):
-				w.skip(chain, "decompressed size is over the %d-byte limit (--max-archive-size)", w.opts.MaxArchiveSize)
-			case errors.Is(err, errInflate), errors.Is(err, errRatio):
-				w.skip(chain, "%v", err)
-			default:
-				w.skip(chain, "unreadable tar: %v", err)
-			}
-			return nil
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		child[len(child)-1] = strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
-		if err := w.visit(ctx, child, hdr.Size, tr, nil, depth+1); err != nil {
-			return err
-		}
-	}
-}
-
-// compressed opens a gzip or zstd stream: a compressed tar is walked as a
-// tar; any other payload is buffered and visited as the single file inside,
-// named by the gzip header or by the outer name less its suffix. The
-// decompressed size is bounded by MaxArchiveSize.
-func (w *walker) compressed(ctx context.Context, chain []string, r io.Reader, depth int, format string) error {
-	if depth >= w.opts.MaxDepth {
-		w.skip(chain, "archive nested %d deep is past the depth limit (--max-depth %d)", depth+1, w.opts.MaxDepth)
-		return nil
-	}
-	var (
-		dr    io.Reader
-		inner string
-	)
-	cin := &countingReader{r: r}
-	r = cin
-	switch format {
-	case "gzip":
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			w.skip(chain, "unreadable gzip: %v", err)
-			return nil
-		}
-		defer zr.Close()
-		zr.Multistream(true)
-		dr, inner = zr, path.Base(zr.Name)
-	default:
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
-		if err != nil {
-			w.skip(chain, "unreadable zstd: %v", err)
-			return nil
-		}
-		defer zr.Close()
-		dr = zr
-	}
-	lr := &limitReader{r: &inflated{out: dr, budget: w.budget, ratio: w.opts.MaxRatio, in: cin}, left: w.opts.MaxArchiveSize}
-	br := bufio.NewReaderSize(lr, headSize)
-	head, err := br.Peek(headSize)
-	if err != nil && !errors.Is(err, io.EOF) {
-		w.skip(chain, "unreadable %s: %v", format, err)
-		return nil
-	}
-	if isTar(head) {
-		return w.tarArchive(ctx, chain, br, depth)
-	}
-	w.stats.Archives++
-	if inner == "" || inner == "." || inner == "/" {
-		inner = path.Base(chain[len(chain)-1])
-		for _, ext := range []string{".gz", ".gzip", ".zst", ".zstd", ".tgz"} {
-			inner = strings.TrimSuffix(inner, ext)
-		}
-	}
-	buf, release, n, err := w.bufferUnknown(br)
-	if err != nil {
-		if errors.Is(err, errInflate) || errors.Is(err, errRatio) {
-			w.skip(chain, "%v", err)
-			return nil
-		}
-		if errors.Is(err, errLimit) {
-			w.skip(chain, "decompressed size is over the %d-byte limit (--max-archive-size)", w.opts.MaxArchiveSize)
-		} else {
-			w.skip(chain, "unreadable %s: %v", format, err)
-		}
-		return nil
-	}
-	defer release()
-	sr := io.NewSectionReader(buf, 0, n)
-	return w.visit(ctx, append(clone(chain), inner), n, sr, sr, depth+1)
-}
 
 // bufferUnknown buffers a stream of unknown length as buffer does.
 func (w *walker) bufferUnknown(r io.Reader) (io.ReaderAt, func(), int64, error) {
@@ -216,27 +88,4 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		return n, errLimit
 	}
 	return n, err
-}
-
-// testResource matches the members of a dependency jar that are its own
-// tests, fixtures or examples.
-var testResource = regexp.MustCompile(`(?i)(?:^|/)(?:src/test|test|tests|testdata|test-data|test-resources|test-classes|testing|fixtures?|examples?|samples?)/|(?:^|/)[^/]*[-_.]tests?\.[a-z]+$`)
-
-// dependencyTest explains why a finding in chain sits in a third-party
-// dependency's test resources (a file under test/, fixtures/, examples/ …
-// inside a jar that an application bundles in BOOT-INF/lib, WEB-INF/lib or
-// lib/, or that lives in a Maven repository or /usr/share/java); "" if not.
-func dependencyTest(chain []string) string {
-	if len(chain) < 2 {
-		return ""
-	}
-	for i := 0; i < len(chain)-1; i++ {
-		dep := chain[i]
-		isDep := strings.Contains(dep, "BOOT-INF/lib/") || strings.Contains(dep, "WEB-INF/lib/") ||
-			strings.HasPrefix(dep, "lib/") || strings.Contains(dep, "/.m2/repository/") || strings.HasPrefix(dep, "/usr/share/java/")
-		if isDep && strings.HasSuffix(strings.ToLower(dep), ".jar") && testResource.MatchString(chain[len(chain)-1]) {
-			return fmt.Sprintf("test resource of the dependency %s (--include-dependency-tests to report)", path.Base(dep))
-		}
-	}
-	return ""
 }

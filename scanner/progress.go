@@ -23,19 +23,24 @@ type DetailedProgress interface {
 	Files(files int, bytes int64)
 }
 
-// plan tells a DetailedProgress the sizes of an image's layers: those
-// read as stored have the size their manifest gives; the others, read
-// uncompressed, are not known before they are read.
-func (s *Scanner) plan(layers []v1.Layer, compressed bool) {
+// plan tells a DetailedProgress the sizes of an image's layers, as the
+// layer stream counts them: a layer read as stored has the size its
+// manifest gives, or else its source (a docker-archive's tar entry); one
+// read uncompressed is not known before it is read.
+func (s *Scanner) plan(layers []v1.Layer, at []LayerAt) {
 	p, ok := s.opts.Progress.(DetailedProgress)
 	if !ok {
 		return
 	}
-	sizes := make([]int64, len(layers))
-	for i, l := range layers {
+	sizes := make([]int64, len(at))
+	for i, a := range at {
 		sizes[i] = -1
-		if compressed {
-			if n, err := l.Size(); err == nil {
+		switch {
+		case !a.Storage.Stored:
+		case a.Storage.HasDigest && a.Size >= 0:
+			sizes[i] = a.Size
+		case !a.Storage.HasDigest:
+			if n, err := layers[i].Size(); err == nil && n >= 0 {
 				sizes[i] = n
 			}
 		}

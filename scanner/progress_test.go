@@ -10,12 +10,15 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/peelscan/peel/internal/fixture"
 	"github.com/peelscan/peel/scanner"
+	"github.com/peelscan/peel/scanner/cache"
 )
 
 type recorder struct {
@@ -44,8 +47,8 @@ func (r *recorder) Files(files int, bytes int64) { r.files = append(r.files, fil
 var _ scanner.DetailedProgress = (*recorder)(nil)
 
 // TestDetailedProgress: the sizes of an image's layers come before any is
-// read (as stored, for an OCI layout: each layer's finished count is its
-// planned size); a cached layer is said to be cached; a dir: scan counts
+// read (as stored, for an OCI layout and a docker-archive: each layer's
+// finished count is its planned size); a cached layer is said to be cached; a dir: scan counts
 // its files as it goes; the logger hears of cache hits and misses.
 func TestDetailedProgress(t *testing.T) {
 	img := mustImage(t, fixture.STSv1)
@@ -54,14 +57,14 @@ func TestDetailedProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	cache := t.TempDir()
+	cacheDir := t.TempDir()
 	for round := 0; round < 2; round++ {
 		rec := &recorder{finished: map[int]int64{}}
 		tgt, err := scanner.Open(context.Background(), "oci:"+dir, scanner.SourceOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = scanner.New(scanner.Options{Progress: rec, CacheDir: cache, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}).Scan(context.Background(), tgt)
+		_, err = scanner.New(scanner.Options{Progress: rec, Cache: cache.New(cacheDir), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}).Scan(context.Background(), tgt)
 		tgt.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -83,11 +86,29 @@ func TestDetailedProgress(t *testing.T) {
 		t.Errorf("logs:\n%s", logs.String())
 	}
 
-	// A docker-archive's layers are read uncompressed: not known up front.
+	// A docker-archive's layers have the sizes of their entries in it,
+	// which is what reading them counts.
+	archive := filepath.Join(t.TempDir(), "v1.tar")
+	tag, _ := name.NewTag("peel/v1:1")
+	if err := tarball.WriteToFile(archive, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := scanner.Open(context.Background(), archive, scanner.SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := &recorder{finished: map[int]int64{}}
-	scanner.New(scanner.Options{Progress: rec}).ScanImage(context.Background(), img)
-	if len(rec.plans) != 1 || rec.plans[0][0] != -1 {
-		t.Errorf("uncompressed plan %v", rec.plans)
+	if _, err := scanner.New(scanner.Options{Progress: rec}).Scan(context.Background(), tgt); err != nil {
+		t.Fatal(err)
+	}
+	tgt.Close()
+	if len(rec.plans) != 1 || len(rec.plans[0]) != 5 {
+		t.Fatalf("docker-archive plans %v", rec.plans)
+	}
+	for i, size := range rec.plans[0] {
+		if size <= 0 || rec.finished[i+1] != size {
+			t.Errorf("docker-archive layer %d: planned %d, read %d", i+1, size, rec.finished[i+1])
+		}
 	}
 
 	files := t.TempDir()

@@ -147,13 +147,14 @@ func fetchRemote(ctx context.Context, r name.Reference, opts SourceOptions) (*Ta
 		}
 		return nil, describeRegistryError(tlsCause(ctx, r, opts, err), r.Context().RegistryStr())
 	}
-	t := &Target{Kind: KindRegistry, Image: img, Ref: r.Name()}
+	t := &Target{Kind: KindRegistry, Ref: r.Name()}
 	if d, err := img.Digest(); err == nil {
 		t.Digest = d.String()
 	}
 	if !opts.AllowForeignLayers {
-		t.Image = registryOnly{Image: img, ref: r, opts: remoteOptions(ctx, r, opts)}
+		img = registryOnly{Image: img, ref: r, opts: remoteOptions(ctx, r, opts)}
 	}
+	t.Image = StoredImage(img, remoteStorage)
 	return t, nil
 }
 
@@ -192,9 +193,12 @@ func openRemoteAll(ctx context.Context, input string, opts SourceOptions) ([]*Ta
 		return nil, describeRegistryError(err, r.Context().RegistryStr())
 	}
 	ts, err := indexTargets(idx, KindRegistry, input)
-	if err == nil && !opts.AllowForeignLayers {
+	if err == nil {
 		for _, t := range ts {
-			t.Image = registryOnly{Image: t.Image, ref: r, opts: remoteOptions(ctx, r, opts)}
+			if !opts.AllowForeignLayers {
+				t.Image = registryOnly{Image: t.Image, ref: r, opts: remoteOptions(ctx, r, opts)}
+			}
+			t.Image = StoredImage(t.Image, remoteStorage)
 		}
 	}
 	return ts, err

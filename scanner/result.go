@@ -1,9 +1,6 @@
 package scanner
 
 import (
-	"strconv"
-	"strings"
-
 	"github.com/peelscan/peel/rules"
 )
 
@@ -81,13 +78,7 @@ func (f *Finding) Location() string {
 }
 
 // FormatLocation joins a location chain and line as Finding.Location does.
-func FormatLocation(path []string, line int) string {
-	s := strings.Join(path, "!")
-	if line > 0 {
-		s += ":" + strconv.Itoa(line)
-	}
-	return s
-}
+func FormatLocation(path []string, line int) string { return rules.FormatLocation(path, line) }
 
 // Incomplete records a part of the input that was not fully scanned.
 type Incomplete struct {

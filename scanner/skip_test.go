@@ -36,7 +36,7 @@ func TestSkipGlobs(t *testing.T) {
 		{"globs that match nothing", []string{"/nowhere/**"}, []string{"**/nowhere"}, []string{jarProps + ":3 config-secret", jarProps + ":6 config-secret", "/opt/jwt.jks keystore-verified", "/opt/keystore.jks keystore-verified"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := scanImage(t, img, scanner.Options{SkipFiles: tc.files, SkipDirs: tc.dirs})
+			res := scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{SkipFiles: tc.files, SkipDirs: tc.dirs}})
 			got := []string{}
 			for _, f := range res.Findings {
 				got = append(got, f.Location()+" "+f.RuleID)
@@ -61,7 +61,7 @@ func TestSkipGlobs(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "vendor", "deep", "x.properties"), []byte("db.password=s3cr3t-value-3\n"), 0o644)
 	os.Chmod(filepath.Join(dir, "vendor"), 0o300)
 	defer os.Chmod(filepath.Join(dir, "vendor"), 0o755)
-	res, err := scanner.New(scanner.Options{SkipFiles: []string{"**/other.*"}, SkipDirs: []string{"**/vendor"}}).ScanPath(context.Background(), dir)
+	res, err := scanner.New(scanner.Options{ResultOptions: scanner.ResultOptions{SkipFiles: []string{"**/other.*"}, SkipDirs: []string{"**/vendor"}}}).ScanPath(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func newProgress(w *os.File, quiet bool) *progress {
 	fd := int(w.Fd())
 	return newProgressTo(w, func() int {
 		c, _, err := term.GetSize(fd)
-		if err != nil {
+		if err != nil || c <= 0 { // a terminal that does not say (some CI runners')
 			return 80
 		}
 		return c

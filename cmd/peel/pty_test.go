@@ -311,7 +311,7 @@ func TestProgressOtherSources(t *testing.T) {
 		last      *regexp.Regexp
 		colour    bool
 	}{
-		{80, nil, []string{"scan", "--no-cache", archive}, regexp.MustCompile(`noise\.tar  3/3 layers  12\.\d MiB read`), false},
+		{80, nil, []string{"scan", "--no-cache", archive}, regexp.MustCompile(`noise\.tar  3/3 layers  (12\.\d MiB) of (12\.\d MiB)  100%`), false},
 		{80, nil, []string{"scan", "--no-cache", "--no-color", "dir:" + files}, regexp.MustCompile(`  51 files, 4\d\.\d KiB  of 51 files, 4\d\.\d KiB  100%`), false},
 		{200, []string{"NO_COLOR=1"}, []string{"scan", "--no-cache", "dir:" + files}, regexp.MustCompile(`  51 files, 4\d\.\d KiB  of 51 files, 4\d\.\d KiB  100%`), false},
 		{200, nil, []string{"scan", "--no-cache", "dir:" + files}, regexp.MustCompile(`  51 files`), true},

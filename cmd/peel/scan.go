@@ -24,6 +24,7 @@ import (
 	"github.com/peelscan/peel/report"
 	"github.com/peelscan/peel/rules"
 	"github.com/peelscan/peel/scanner"
+	"github.com/peelscan/peel/scanner/cache"
 )
 
 // scanOptions holds the scan command's flags.
@@ -47,6 +48,7 @@ type scanOptions struct {
 	config      string
 	noGitleaks  bool
 	noCache     bool
+	cacheDir    string
 	cpuProfile  string
 	timeout     time.Duration
 	severities  []string
@@ -119,7 +121,7 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.noGitleaks, "no-gitleaks", false, "run peel's own detectors only, without gitleaks' rule catalogue")
 	f.BoolVar(&o.scan.Explain, "explain", false, "list what was looked at and dismissed (placeholders, labels, trust stores, …) and why")
 	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party jars (test/, fixtures/, examples/ inside BOOT-INF/lib, WEB-INF/lib, lib/)")
-	f.StringVar(&o.scan.CacheDir, "cache-dir", defaultCacheDir(), "directory of cached layer results (keyed by layer digest and ruleset version; holds the secrets found, so it is private)")
+	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory of cached layer results (keyed by verified layer digest, walker and ruleset versions and the options that change results; holds the secrets found, so it is private)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not read or write the layer cache")
 	f.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest a whole run may take (registry pulls, scanning, writing the reports); past it peel stops with exit status 2, naming the registry it was waiting on")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to FILE (for developers)")
@@ -194,8 +196,8 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		return fmt.Errorf("%s: %w", o.config, err)
 	}
 	o.scan.Engine = engine
-	if o.noCache {
-		o.scan.CacheDir = ""
+	if !o.noCache && o.cacheDir != "" {
+		o.scan.Cache = cache.New(o.cacheDir)
 	}
 
 	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat, AllowForeignLayers: o.foreign, Logger: log}
