@@ -65,6 +65,10 @@ func (w *walker) link(name string, hdr *tar.Header) {
 	if format == "" {
 		return
 	}
+	if w.opts.skip.file([]string{name}) {
+		w.stats.Skipped++ // --skip-files: the link's name is skipped
+		return
+	}
 	target := hdr.Linkname
 	if hdr.Typeflag == tar.TypeSymlink && !path.IsAbs(target) {
 		target = path.Join(path.Dir(name), target)
@@ -129,7 +133,7 @@ func (w *walker) format(name string) string {
 // readLinked reads a link's target as the format the link's name calls for.
 func (w *walker) readLinked(name, format string, data []byte) {
 	chain := []string{name}
-	w.record(chain, w.engine.ScanFormat(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests}))
+	w.record(chain, data, w.engine.ScanFormat(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests}))
 }
 
 // unresolvedLinks reports, once the layer is read, the links whose target
@@ -161,6 +165,10 @@ func (w *walker) unresolvedLinks() {
 func (w *walker) dirLink(root, p, name string) error {
 	format := w.engine.Format([]string{name})
 	if format == "" {
+		return nil
+	}
+	if w.opts.skip.file([]string{name}) {
+		w.stats.Skipped++ // --skip-files: the link's name is skipped
 		return nil
 	}
 	target, err := filepath.EvalSymlinks(p)

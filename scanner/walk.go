@@ -74,6 +74,10 @@ func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Rea
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if w.opts.skip.file(chain) {
+		w.stats.Skipped++
+		return nil
+	}
 	w.stats.Files++
 	var br *bufio.Reader
 	if ra == nil {
@@ -131,7 +135,7 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 	}
 	// The rules keep no reference to the text (findings hold copies).
 	defer textBufs.put(bufp, data)
-	w.record(chain, w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests}))
+	w.record(chain, data, w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests}))
 	if w.follows && len(chain) == 1 {
 		w.linkTarget(chain[0], data)
 	}
@@ -157,11 +161,14 @@ func (w *walker) readTextFile(chain []string, size int64, r io.Reader, ra io.Rea
 	return data, bufp, true
 }
 
-// record keeps what the rules made of one file.
-func (w *walker) record(chain []string, res rules.Result) {
+// record keeps what the rules made of one file, data (the excerpts of its
+// findings are taken while it is in memory).
+func (w *walker) record(chain []string, data []byte, res rules.Result) {
+	found := len(w.findings)
 	for _, f := range res.Findings {
 		w.findings = append(w.findings, Finding{Finding: f, Path: clone(chain), Layer: w.layer})
 	}
+	attachExcerpts(data, w.findings[found:]) // while the text is in memory
 	for _, d := range res.Dismissed {
 		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
 	}
