@@ -97,7 +97,7 @@ func (e *Engine) Version() string { return e.version }
 
 // engineVersion is raised when the engine's own work changes what it
 // reports: merging what several rules found (dedupe), the policies.
-const engineVersion = 1
+const engineVersion = 2
 
 // deriveVersion hashes everything that decides what the engine reports,
 // as trivy keys its cache by its analyzers' versions: change a detector
@@ -171,7 +171,7 @@ func (e *Engine) Scan(f *File, opts ScanOptions) Result {
 	}
 	r := c.release()
 	r.Findings = dedupe(r.Findings, e.specificity)
-	e.judge(f.Path, opts, &r)
+	e.judge(f, opts, &r)
 	return r
 }
 
