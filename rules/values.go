@@ -75,8 +75,8 @@ func notCredential(v string) string {
 }
 
 // isIdentifier reports whether s reads as a name rather than random
-// characters: words (camelCase, PascalCase, snake_case, kebab-case,
-// SCREAMING_CASE), joined by '.', '_', '-', '/' or ':', with index
+// characters: words (camelCase, PascalCase, and in code snake_case,
+// kebab-case, SCREAMING_CASE), joined by '.', '/' or ':', with index
 // brackets ("Shards[-1]"). Its words must read as words: three letters
 // and a half long on average, at most one of a single letter, at most a third
 // without a vowel (abbreviations such as pkcs or Pkg; acronyms in capitals,
@@ -91,8 +91,11 @@ func notCredential(v string) string {
 // words; before a word of three letters or more (2Vector); and numbers of
 // their own (organizations/54321, max_bytes=65536). There '=' and '+'
 // join too (is_mixin_scan=True, src1Length+src2Length), and a string
-// prefix the rule took along is dropped (serialized_pb=b). Outside code a
-// digit makes s no identifier: "gamma-token-1" may be a token.
+// prefix the rule took along is dropped (serialized_pb=b). Outside code,
+// where the names are those of fields and settings (NextToken,
+// StreamDescription.Shards[-1].ShardId, write), only '.', '/' and ':'
+// join words and a digit makes s no identifier: "gamma-token-1" and
+// "zoo-deleted-token" may be tokens.
 func isIdentifier(s string, code bool) bool {
 	if code {
 		if i := strings.LastIndexByte(s, '='); i > 0 && len(s)-i <= 3 && strings.Trim(s[i+1:], "brufBRUF") == "" {
@@ -103,7 +106,7 @@ func isIdentifier(s string, code bool) bool {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
-		case c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || code && (c == '=' || c == '$' || c == '+'):
+		case c == '.' || c == '/' || c == ':' || code && (c == '_' || c == '-' || c == '=' || c == '$' || c == '+'):
 			i++
 		case c == '[':
 			j := strings.IndexByte(s[i:], ']')

@@ -26,6 +26,8 @@ func TestSecretValues(t *testing.T) {
 		{"db.password", "correct horse battery staple", true},
 		// Tokens and keys with a credential's shape fire.
 		{"app.token", "dev-token-1", true},
+		{"OLD_TOKEN", "zoo-deleted-token", true},
+		{"NPM_TOKEN", "zoo_build_arg_token", true},
 		{"my.api_key", "k-123456", true},
 		{"API_TOKEN", "ghp_Pe3lTestT0kenR4nd0mCh4rsXyZ012345678", true},
 		{"auth.token", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln", true},
