@@ -68,11 +68,22 @@ func notCredential(v string) string {
 	if strings.ContainsAny(s, " \t\r\n") {
 		return "prose or an expression, not a credential"
 	}
+	if strings.ContainsAny(s, "(),") || strings.Contains(strings.TrimRight(s, "="), "=") && isIdentifier(s, true) {
+		return "an expression, not a credential"
+	}
+	if len(s) < minCredential {
+		return "too short for a credential"
+	}
 	if isIdentifier(s, false) {
 		return "an identifier or field name, not a credential"
 	}
 	return ""
 }
+
+// minCredential is the length under which a value is no issued
+// credential: tokens and keys have eight characters and more (gitleaks'
+// generic rule asks for ten).
+const minCredential = 8
 
 // isIdentifier reports whether s reads as a name rather than random
 // characters: words (camelCase, PascalCase, and in code snake_case,

@@ -40,6 +40,10 @@ func TestSecretValues(t *testing.T) {
 		{"jobs.publish.permissions.id-token", "write", false},
 		{"token", "or range handler return default", false},
 		{"auth.token", "Bearer abc.def", false},
+		{"private_key", "return=test=type,key", false},
+		{"key_data", "time_string=name=deploy", false},
+		{"private_key", "is", false},
+		{"sas_token", "sv=2020-08-04&ss=b&srt=sco&sp=rl&se=2030-01-01T00:00:00Z&sig=Pe3lS1gN4tur3Q", true},
 		// Stand-ins are no secret under any key.
 		{"token", "$BUILD_TIME$", false},
 		{"token", `\$VERSION\$`, false},
