@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e realworld realworld-counts realworld-peers
+.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e realworld realworld-counts realworld-peers gitleaks-samples windows peers
 
 all: build
 
@@ -16,6 +16,30 @@ build:
 # Regenerates the bundled v1/v2 reproductions and host config directories.
 fixtures:
 	$(GO) run ./testdata/gen -out $(BUILD)
+
+# Writes the true and false positives of gitleaks' rule generators (run from
+# the gitleaks module in the module cache, downloading what they need) for
+# the differential window tests; see testdata/README.md.
+gitleaks-samples:
+	$(GO) run ./testdata/gitleaks-samples -out $(BUILD)/gitleaks-samples.jsonl
+
+# The differential window test over every generated sample (make test runs
+# it over a few per rule): each padded to 4 KiB+1 at the start, middle and
+# end, to 16 KiB, and one in ten to 100 KiB, scanned by peel and by
+# gitleaks on the whole file. PEEL_SAMPLES=every takes every size at every
+# place (about 20 minutes of CPU).
+windows:
+	PEEL_SAMPLES=$(or $(PEEL_SAMPLES),all) $(GO) test -count=1 -timeout 60m -run '^TestGitleaksSamplesPadded$$' -v ./rules
+
+# The peers' own test suites: gitleaks' testdata (its module is in go.mod)
+# and trivy's secret-scanner testdata, downloaded into the module cache
+# (outside this module, so go.mod and go.sum stay as they are); then the
+# test that holds peel to what those suites expect (make test runs it too).
+TRIVY_VERSION := v0.74.0
+peers:
+	$(GO) mod download github.com/zricethezav/gitleaks/v8
+	cd $(or $(TMPDIR),/tmp) && GOFLAGS= GO111MODULE=on $(GO) mod download github.com/aquasecurity/trivy@$(TRIVY_VERSION)
+	$(GO) test -count=1 -run '^TestPeerSuites$$' -v ./cmd/peel
 
 # Writes the hostile corpus (bombs, traversal, truncation, tampering …) with
 # each item's expected outcome in EXPECTED.json; make test runs it.
@@ -37,19 +61,28 @@ tools:
 	npm install --no-audit --no-fund --prefix .tools @microsoft/sarif-multitool@5.7.0
 	chmod u+x $(MULTITOOL)
 
-# End-to-end tests against a real registry: Debian's docker-registry
-# (apt-get install docker-registry), started here on a free port of
-# 127.0.0.1 with TLS and htpasswd auth by testdata/registry, and stopped by
-# a trap whatever happens. (make test runs the same tests with a registry
-# they start themselves.)
+# End-to-end tests against a real registry and a real Docker daemon:
+# Debian's docker-registry (apt-get install docker-registry), started here
+# on a free port of 127.0.0.1 with TLS and htpasswd auth by
+# testdata/registry, and Debian's dockerd (apt-get install docker.io; as
+# root, vfs storage, no networking, a private socket and data root) by
+# testdata/dockerd; both stopped by a trap whatever happens. (make test
+# runs the same tests with servers they start themselves, or skips them.)
 e2e:
-	@set -e; tmp=$$(mktemp -d); \
+	@set -e; tmp=$$(mktemp -d); pids=; \
+	trap 'kill $$pids 2>/dev/null; wait $$pids 2>/dev/null; rm -rf '"$$tmp" EXIT; \
 	$(GO) build -o $$tmp/registry-harness ./testdata/registry; \
-	$$tmp/registry-harness -dir $$tmp & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf '"$$tmp" EXIT; \
-	for i in $$(seq 200); do [ -f $$tmp/env ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
-	. $$tmp/env; \
-	$(GO) test -count=1 -v -run 'TestRealRegistry' ./cmd/peel
+	$(GO) build -o $$tmp/dockerd-harness ./testdata/dockerd; \
+	mkdir $$tmp/reg $$tmp/dockerd; \
+	$$tmp/registry-harness -dir $$tmp/reg & pids="$$pids $$!"; \
+	$$tmp/dockerd-harness -dir $$tmp/dockerd & pids="$$pids $$!"; \
+	for f in reg dockerd; do \
+	  for i in $$(seq 600); do [ -f $$tmp/$$f/env ] && break; \
+	    for p in $$pids; do kill -0 $$p 2>/dev/null || { echo "e2e: a server exited"; exit 1; }; done; sleep 0.1; done; \
+	  [ -f $$tmp/$$f/env ] || { echo "e2e: $$f did not come up"; exit 1; }; \
+	  . $$tmp/$$f/env; \
+	done; \
+	$(GO) test -count=1 -v -run 'TestRealRegistry|TestRealDaemon' ./cmd/peel
 
 # Validates the SARIF of the v1 and zoo fixtures with the Multitool.
 sarif-check: tools
@@ -83,18 +116,16 @@ realworld-counts:
 	@$(GO) run ./testdata/realworld counts
 
 # peel, trivy v0.74 and gitleaks v8.30 on the corpus's root filesystem, in
-# one run (needs make realworld first); trivy is built into $(BUILD)/tools.
-TRIVY ?= $(CURDIR)/$(BUILD)/tools/trivy
-realworld-peers: build
-	@[ -x $(TRIVY) ] || GOBIN=$(CURDIR)/$(BUILD)/tools GOEXPERIMENT=jsonv2 $(GO) install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0
+# one run (needs make realworld first); trivy as make bench-tools builds it.
+realworld-peers: build bench-tools
 	$(GO) build -o $(BUILD)/tools/gitleaks github.com/zricethezav/gitleaks/v8
 	$(GO) run ./testdata/realworld -out $(RW_OUT) peers -peel $(BIN) -trivy $(TRIVY) -gitleaks $(BUILD)/tools/gitleaks
 
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal $$(find testdata -path testdata/build -prune -o -name '*.go' -print)); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/realworld
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/realworld
+	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
 
 clean:
 	rm -rf bin $(BUILD) .tools
@@ -110,13 +141,23 @@ fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzScanFile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./scanner -run '^$$' -fuzz '^FuzzLayer$$' -fuzztime $(FUZZTIME)
 
-# Generates the ~1 GiB bench image once (in $(BENCH_DIR)), measures the
-# decompression floor, peel cold and warm and gitleaks, prints the table
-# and appends it to BENCHMARKS.md. Go benchmarks: make gobench.
+# Generates the ~1 GiB bench image once (in $(BENCH_DIR)), hands it over as
+# every input (a registry from Debian's docker-registry, oci:, oci-archive:,
+# docker-archive with gzip layers, docker save, docker-daemon: from a
+# dockerd started as root), and measures for each, in alternating rounds,
+# the input's floor, peel cold, peel warm and trivy; prints the table and
+# appends it to BENCHMARKS.md. Go benchmarks: make gobench.
 BENCH_DIR ?= $(or $(TMPDIR),/tmp)/peel-bench
-.PHONY: bench gobench
-bench:
+TRIVY := $(CURDIR)/.tools/bin/trivy
+.PHONY: bench gobench bench-tools
+bench: bench-tools
 	$(GO) run ./testdata/bench -dir $(BENCH_DIR)
+
+# trivy, the peer the bench compares with (built from source: about 20
+# minutes on 2 cores, once; not part of make tools, which CI runs).
+bench-tools: $(TRIVY)
+$(TRIVY):
+	GOEXPERIMENT=jsonv2 GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0
 
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./rules/... ./scanner

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -246,44 +247,77 @@ func (e *Engine) ScanAssignment(key, value string) Result {
 }
 
 // dedupe keeps one finding per secret per line: when two rules hit the same
-// bytes (one secret containing the other, line breaks aside), the more
-// specific rule's finding stays, then the more severe, then the first.
+// bytes (one secret containing the other, line breaks aside), the finding
+// that outranks the other stays (more specific rule, then more severe, then
+// the smaller rule ID: see outranks), whatever order the detectors reported
+// them in, so that the same input always yields the same findings. An
+// entropy-only hit adds nothing to a line a more specific rule reports.
+// Findings stay in the order they came in.
 func dedupe(fs []Finding, specificity func(ruleID string) Specificity) []Finding {
 	if len(fs) < 2 {
 		return fs
 	}
-	out := make([]Finding, 0, len(fs))
-	byLine := map[int][]int{}
-	for _, f := range fs {
+	all := slices.Clone(fs)
+	order := make([]int, len(all))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return outranks(all[order[a]], all[order[b]], specificity) })
+	kept := make([]bool, len(all))
+	byLine := map[int][]int{} // kept findings per line, highest rank first
+	for _, i := range order {
+		f := all[i]
 		merged := false
-		for _, i := range byLine[f.Line] {
-			// An entropy-only hit adds nothing to a line a more specific
-			// rule has already reported.
-			if specificity(f.RuleID) == 0 && specificity(out[i].RuleID) > 0 {
+		for _, k := range byLine[f.Line] {
+			o := &all[k]
+			if specificity(f.RuleID) == 0 && specificity(o.RuleID) > 0 {
 				merged = true
 				break
 			}
-			o := &out[i]
 			if !overlaps(o.Secret, f.Secret) {
 				continue
 			}
-			fs, os := specificity(f.RuleID), specificity(o.RuleID)
-			if fs > os || fs == os && f.Severity > o.Severity {
-				if f.Key == "" {
-					f.Key = o.Key
-				}
-				f.Refers = append(f.Refers, o.Refers...)
-				*o = f
+			if o.Key == "" {
+				o.Key = f.Key
 			}
+			o.Refers = append(o.Refers[:len(o.Refers):len(o.Refers)], f.Refers...)
 			merged = true
 			break
 		}
 		if !merged {
-			byLine[f.Line] = append(byLine[f.Line], len(out))
+			kept[i] = true
+			byLine[f.Line] = append(byLine[f.Line], i)
+		}
+	}
+	out := make([]Finding, 0, len(all))
+	for i, f := range all {
+		if kept[i] {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// outranks orders findings for dedupe: the more specific rule first, then
+// the more severe, then by rule ID, then the longer secret, then by secret
+// and key; a total order on what a report shows.
+func outranks(a, b Finding, specificity func(ruleID string) Specificity) bool {
+	if sa, sb := specificity(a.RuleID), specificity(b.RuleID); sa != sb {
+		return sa > sb
+	}
+	if a.Severity != b.Severity {
+		return a.Severity > b.Severity
+	}
+	if a.RuleID != b.RuleID {
+		return a.RuleID < b.RuleID
+	}
+	if len(a.Secret) != len(b.Secret) {
+		return len(a.Secret) > len(b.Secret)
+	}
+	if a.Secret != b.Secret {
+		return a.Secret < b.Secret
+	}
+	return a.Key > b.Key
 }
 
 func overlaps(a, b string) bool {

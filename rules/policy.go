@@ -225,7 +225,9 @@ var docDirs = regexp.MustCompile(`(?:^|/)share/(?:doc|man|info|gtk-doc|javadoc|h
 // pages (a gzipped page is curl.1.gz!curl.1, under /usr/share/man),
 // Markdown, reStructuredText, AsciiDoc and HTML files, READMEs, change
 // logs, a package's description (Python's PKG-INFO and METADATA), and
-// text files that say they are documentation by name or directory.
+// text files that say they are documentation by name or directory. A
+// plain .txt is not documentation by its name alone: teams write secrets
+// into notes and credentials.txt files.
 func isDocumentation(chain []string) bool {
 	if slices.ContainsFunc(chain, docDirs.MatchString) {
 		return true

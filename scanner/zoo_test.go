@@ -46,7 +46,7 @@ func TestZoo(t *testing.T) {
 	if mt, _ := ls[1].MediaType(); mt != types.OCILayerZStd {
 		t.Fatalf("layer 2 is %s, want a zstd layer", mt)
 	}
-	res := scanImage(t, img, scanner.Options{Explain: true})
+	res := scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{Explain: true}})
 	got, want := foundKeys(res.Findings), plantedKeys(fixture.ZooPlanted)
 	compareSets(t, got, want)
 	for _, l := range fixture.ZooLookalikes {
@@ -80,7 +80,7 @@ func TestZoo(t *testing.T) {
 		t.Error("the dependency test resource was not listed as dismissed")
 	}
 	// With --include-dependency-tests it is reported.
-	res = scanImage(t, img, scanner.Options{IncludeDependencyTests: true})
+	res = scanImage(t, img, scanner.Options{ResultOptions: scanner.ResultOptions{IncludeDependencyTests: true}})
 	if len(res.Findings) != len(fixture.ZooPlanted)+1 {
 		t.Errorf("with dependency tests: %d findings, want %d", len(res.Findings), len(fixture.ZooPlanted)+1)
 	}

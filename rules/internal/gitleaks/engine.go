@@ -31,9 +31,8 @@ type Engine struct {
 	groups []*ruleGroup // provider rules, then generic ones, then the rest
 	// keywords finds every group's keywords in one pass; inGroup is
 	// indexed by its keyword numbers.
-	keywords  *keywordScanner
-	inGroup   [][]bool
-	isContext []bool // per keyword: a context word (see hitCounts)
+	keywords *keywordScanner
+	inGroup  [][]bool
 	// pathRules detects with the rules that have no regexp (they report a
 	// file by its path), once per file; nil if there are none.
 	pathRules         *detect.Detector
@@ -44,6 +43,9 @@ type Engine struct {
 
 	rules  []Rule
 	config []byte
+	// whole is gitleaks' own detector of the whole config, for ScanWhole;
+	// built on first use.
+	whole func() *detect.Detector
 }
 
 // ruleGroup is a set of gitleaks rules run by one detector, and how its
@@ -56,6 +58,19 @@ type ruleGroup struct {
 	// whether a rule has no keyword.
 	byKeyword [][]*glregexp.Regexp
 	always    bool
+	// Per keyword: how its hits are gated in a provider group (gatePrefix,
+	// gateContext, gateOpen) and, for gatePrefix, the token bytes that
+	// must follow it (see keywordUse); how far its windows reach (spanLine,
+	// spanAssignment, spanLines: see spanOf) and, for spanLines, the
+	// words each of its rules' matches holds (see requiredWords), and
+	// whether one of its rules matches within a line; whether one of its
+	// rules is gated as gateAssignment.
+	assigns []bool
+	gates   []uint8
+	runs    []int
+	spans   []uint8
+	needs   [][][]string
+	lineToo []bool
 	// For the generic gate: the rule's entropy threshold, and the
 	// allowlists that drop a secret by itself.
 	entropy          float64
@@ -115,12 +130,12 @@ func New(config []byte) (*Engine, error) {
 			e.pathRulesNeedText = e.pathRulesNeedText || len(r.Keywords) > 0
 		}
 	}
-	e.isContext = contextFlags(e.keywords.keywords)
 	var perCall []*glconfig.Allowlist
 	perCall, e.pathAllowlists = hoistPathAllowlists(cfg.Allowlists)
 	for _, g := range e.groups {
 		g.det.Config.Allowlists = perCall
 	}
+	e.whole = sync.OnceValue(func() *detect.Detector { return detect.NewDetector(cfg) })
 	for _, id := range cfg.OrderedRules {
 		r := cfg.Rules[id]
 		_, builtin := defaults.Rules[id]
@@ -131,7 +146,7 @@ func New(config []byte) (*Engine, error) {
 
 // adapterVersion is raised when this package's own work (rule groups,
 // windows, gates) changes what it reports.
-const adapterVersion = 1
+const adapterVersion = 2
 
 // Version identifies the adapter and the gitleaks it runs: the adapter's
 // version and gitleaks' module version, as built.
@@ -230,7 +245,7 @@ func (e *Engine) gitleaks(name string, data []byte, c *collector) {
 		}
 		// This detector keeps gitleaks' global allowlists, paths included.
 		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-		for _, f := range e.pathRules.Detect(detect.Fragment{Raw: raw, FilePath: name}) {
+		for _, f := range inReportOrder(e.pathRules.Detect(detect.Fragment{Raw: raw, FilePath: name})) {
 			e.addGitleaks(f.RuleID, f.Description, f.Tags, f.StartLine+1, f.Secret, c)
 		}
 	}
@@ -245,7 +260,7 @@ func (e *Engine) gitleaks(name string, data []byte, c *collector) {
 	var skip pathVerdict
 	for _, g := range e.groups {
 		//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-		fs := g.det.Detect(detect.Fragment{Raw: raw, FilePath: name})
+		fs := inReportOrder(g.det.Detect(detect.Fragment{Raw: raw, FilePath: name}))
 		if len(fs) > 0 && skip.allowed(e, name) {
 			return
 		}

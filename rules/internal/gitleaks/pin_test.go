@@ -19,8 +19,8 @@ var updatePin = flag.Bool("update-pin", false, "record the gitleaks version and 
 
 // pinnedGitleaks is the gitleaks whose generic-api-key rule the
 // hand-written gate (genericGate, secretShape, isSecretByte,
-// lettersOnlyRegexp in window.go) and the token gates (hitCounts,
-// contextWords) were derived from.
+// lettersOnlyRegexp in window.go) was derived from (the provider rules'
+// gates are derived from their regexps at load: gates.go).
 const pinnedGitleaks = "v8.30.1"
 
 // pinFile records that rule as it was then.
@@ -32,8 +32,9 @@ rule that differs from gitleaks' *current* default, so a changed generic-api-key
 gate derived from the old grammar. Before moving the pin:
   1. diff the rule against ` + pinFile + ` (go test ./rules/internal/gitleaks -run TestGitleaksPin -v prints it);
   2. re-derive genericGate, secretShape, isSecretByte and lettersOnlyRegexp in window.go from the new regex,
-     entropy, keywords and allowlists, and hitCounts/contextWords if the provider rules' keywords changed;
-  3. run TestGenericGateIsNecessary and TestGitleaksWindowsMatchWholeFile (they must pass unchanged), and
+     entropy, keywords and allowlists;
+  3. run TestGenericGateIsNecessary and TestGitleaksWindowsMatchWholeFile (they must pass unchanged), make
+     windows (every generated sample of the new gitleaks, padded, against gitleaks on the whole file), and
      TestKeywordSnapshot -update-keywords for the DFA's copy of the keywords;
   4. then record the new rule and version: go test ./rules/internal/gitleaks -run TestGitleaksPin -update-pin,
      and set pinnedGitleaks.`

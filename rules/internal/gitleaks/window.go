@@ -17,16 +17,21 @@ import (
 // anywhere in it over all of it; in source code "key" and "token" occur in
 // nearly every file, and the regexps then dominate a scan. peel keeps
 // gitleaks' keyword prefilter but applies it per occurrence: each keyword
-// hit that could start a secret opens a window (its line, at most
-// windowReach bytes either side), and gitleaks runs on the merged windows
-// only. For gitleaks' own provider rules, a hit of a context word (key,
-// token, password, …) counts only when an assignment or a token-like run
-// follows it, a hit of a token prefix (ghp_, xoxb-, s., ey, …) only when
-// token characters follow it; for its generic rule, only where the rule's
-// grammar can match (genericGate); for a team's own rules, always. Private
-// key blocks are extended to their END line. A merged window reaches
-// gitleaks' detector only if a regexp of a rule whose keyword is in it
-// matches it (mayReport).
+// hit that could be part of a match opens a window (its line, at most
+// windowReach bytes either side, and the lines a match can reach), and
+// gitleaks runs on the merged windows only. For gitleaks' own provider
+// rules the gate of each keyword is derived from the regexps of its rules
+// (keywordUse): a keyword that is part of the token (ghp_, xoxb, s., ey)
+// counts when as many token bytes follow as the regexps need there; a name
+// in a semi-generic regexp (adobe, telegr, password) when an assignment
+// operator follows within the regexp's reach; any other (curl, kind:
+// secret) always, for rules whose matches cross lines when the words
+// every match holds are near (requiredWords). For gitleaks' generic rule,
+// only where the rule's grammar can match (genericGate); for a team's own
+// rules, always. Windows take the lines a rule's match may cross
+// (matchesAcrossLines); private key blocks are extended to their END line.
+// A merged window reaches gitleaks' detector only if a regexp of a rule
+// whose keyword is in it matches it (mayReport).
 const (
 	windowReach = 512
 	// wholeFile is the size under which gitleaks runs on the whole file:
@@ -35,12 +40,6 @@ const (
 	// maxPEMBlock bounds how far a BEGIN window extends to its END.
 	maxPEMBlock = 64 << 10
 )
-
-// contextWords are keywords that name a secret rather than start one.
-var contextWords = map[string]bool{
-	"access": true, "api": true, "auth": true, "key": true, "credential": true, "creds": true, "passwd": true,
-	"password": true, "secret": true, "token": true, "pass": true, "pwd": true, "client": true, "private": true,
-}
 
 type window struct{ start, end int }
 
@@ -55,8 +54,8 @@ func keywordList(keywords map[string]struct{}) []string {
 }
 
 // splitRules makes up to three rule groups of a gitleaks config: gitleaks'
-// own provider rules, unchanged, whose keyword hits are gated by
-// hitCounts; the generic rules (IDs starting "generic"), gated by
+// own provider rules, unchanged, whose keyword hits are gated as their
+// regexps need (keywordUse, hitCounts, assignmentAt); the generic rules (IDs starting "generic"), gated by
 // genericGate while generic-api-key is gitleaks' own; and every other
 // rule (a team's own, or a built-in one changed), whose every keyword hit
 // opens a window, as nothing is known of its regexp.
@@ -132,27 +131,43 @@ func splitRules(cfg, defaults glconfig.Config) ([]*ruleGroup, *keywordScanner, [
 	}
 	for _, g := range out {
 		g.byKeyword = make([][]*glregexp.Regexp, len(keywords))
+		g.gates = make([]uint8, len(keywords))
+		g.runs = make([]int, len(keywords))
+		for i := range g.runs {
+			g.runs[i] = maxRun
+		}
+		g.spans = make([]uint8, len(keywords))
+		g.needs = make([][][]string, len(keywords))
+		g.lineToo = make([]bool, len(keywords))
+		g.assigns = make([]bool, len(keywords))
 		for _, id := range g.det.Config.OrderedRules {
 			r := g.det.Config.Rules[id]
 			if len(r.Keywords) == 0 {
 				g.always = true
 			}
+			span := spanOf(r)
+			var words []string
+			if span == spanLines {
+				words = requiredWords(r.Regex)
+			}
 			for _, k := range r.Keywords {
-				ki := index[strings.ToLower(k)]
+				k = strings.ToLower(k)
+				ki := index[k]
 				g.byKeyword[ki] = append(g.byKeyword[ki], r.Regex)
+				gate, run := keywordUse(r, k)
+				g.gates[ki] = max(g.gates[ki], gate)
+				g.assigns[ki] = g.assigns[ki] || gate == gateAssignment
+				g.runs[ki] = min(g.runs[ki], run)
+				g.spans[ki] = max(g.spans[ki], span)
+				if span == spanLines {
+					g.needs[ki] = append(g.needs[ki], slices.DeleteFunc(slices.Clone(words), func(w string) bool { return strings.Contains(k, w) }))
+				} else {
+					g.lineToo[ki] = true
+				}
 			}
 		}
 	}
 	return out, newKeywordScanner(keywords), inGroup, pathOnly
-}
-
-// contextFlags marks, per keyword of the scanner, the context words.
-func contextFlags(keywords []string) []bool {
-	flags := make([]bool, len(keywords))
-	for i, k := range keywords {
-		flags[i] = contextWords[k]
-	}
-	return flags
 }
 
 // sameMatching reports whether a rule matches as the built-in one does:
@@ -249,21 +264,86 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 	wins := make([][]window, len(e.groups))
 	e.keywords.scan(data, func(start, pattern int) {
 		kw := e.keywords.keywords[pattern]
-		var w window
+		var line window
 		opened := false
 		for gi, g := range e.groups {
 			if !e.inGroup[pattern][gi] {
 				continue
 			}
-			if g.generic && !g.genericGate(data, start+len(kw)) ||
-				g.provider && !hitCounts(data, start, len(kw), e.isContext[pattern]) {
-				continue
+			secretEnd := -1
+			switch {
+			case g.generic:
+				if secretEnd = g.genericGate(data, start+len(kw)); secretEnd < 0 {
+					continue
+				}
+				// The gate stops at windowReach; the secret runs on (an
+				// unbounded base64 alternative).
+				for limit := min(len(data), start+maxToken); secretEnd < limit && isSecretByte(data[secretEnd]); {
+					secretEnd++
+				}
+			case g.provider:
+				switch g.gates[pattern] {
+				case gatePrefix:
+					if !hitCounts(data, start, len(kw), g.runs[pattern]) {
+						continue
+					}
+					// The window follows the token to its end.
+					from := start + len(kw)
+					secretEnd = from + tokenRunAfter(data[from:min(len(data), from+maxToken)])
+				case gateAssignment:
+					if secretEnd = assignmentAt(data, start+len(kw)); secretEnd < 0 {
+						continue
+					}
+					// Where its secret starts at the latest.
+					secretEnd += assignmentSecret
+				case gateOpen:
+					// An open keyword that also names a secret in a
+					// semi-generic regexp: its lines as for gateAssignment.
+					if g.assigns[pattern] {
+						if op := assignmentAt(data, start+len(kw)); op >= 0 {
+							secretEnd = op + assignmentSecret
+						}
+					}
+				}
 			}
 			if !opened {
-				w, opened = lineWindow(data, start, start+len(kw)), true
+				line, opened = lineWindow(data, start, start+len(kw)), true
 				if kw == "-----begin" {
-					w.end = pemEnd(data, w.end)
+					line.end = pemEnd(data, line.end)
 				}
+			}
+			w := line
+			switch {
+			case g.generic:
+			case g.spans[pattern] == spanLines:
+				// Matches may cross lines: the lines around the hit,
+				// if a rule's words are in them.
+				s := spanWindow(data, start, start+len(kw))
+				switch {
+				case slices.ContainsFunc(g.needs[pattern], func(words []string) bool { return hasWords(data[s.start:s.end], words) }):
+					w = window{min(w.start, s.start), max(w.end, s.end)}
+					// And the next line to its end, which the match may
+					// start within reach and run on (a long base64 value).
+					from := w.end
+					if from < len(data) && data[from] == '\n' {
+						from++
+					}
+					if i := bytes.IndexByte(data[from:min(len(data), from+maxToken)], '\n'); i >= 0 {
+						w.end = from + i
+					} else {
+						w.end = min(len(data), from+maxToken)
+					}
+				case !g.lineToo[pattern]:
+					continue
+				}
+			case g.spans[pattern] == spanAssignment && g.gates[pattern] == gatePrefix:
+				// A token after a name and operator, which may be on
+				// the lines above.
+				w.start = min(w.start, lineStart(data, max(0, start-assignmentOperator-assignmentSecret-1)))
+			}
+			if secretEnd > w.end {
+				// The secret may start on one of the next lines.
+				w.end = lineEnd(data, min(secretEnd, len(data)-1))
 			}
 			wins[gi] = append(wins[gi], w)
 		}
@@ -275,6 +355,16 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 		}
 		line, at := 1, 0
 		for _, w := range mergeWindows(wins[gi]) {
+			// With the newlines around it, gitleaks' ^, $, \b and \s see
+			// the window's first and last lines end as in the whole file
+			// (sidekiq-sensitive-url's (?:[/#?:]|$) does not match
+			// before a newline).
+			if w.start > 0 && data[w.start-1] == '\n' {
+				w.start--
+			}
+			if w.end < len(data) && data[w.end] == '\n' {
+				w.end++
+			}
 			seg := unsafe.String(unsafe.SliceData(data[w.start:w.end]), w.end-w.start)
 			if !g.mayReport(e.keywords, seg, data[w.start:w.end]) {
 				continue
@@ -282,7 +372,7 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 			line += countNewlines(data[at:w.start])
 			at = w.start
 			//lint:ignore SA1019 gitleaks v8's Detect takes detect.Fragment.
-			fs := g.det.Detect(detect.Fragment{Raw: seg, FilePath: name})
+			fs := inReportOrder(g.det.Detect(detect.Fragment{Raw: seg, FilePath: name}))
 			if len(fs) > 0 && skip.allowed(e, name) {
 				return
 			}
@@ -308,24 +398,26 @@ func (e *Engine) gitleaksWindows(name string, data []byte, c *collector) {
 // have an entropy over the rule's, and not be dropped by an allowlist that
 // looks at the secret alone (the rule's "only letters" regexp and
 // stopwords, gitleaks' global ones). A run that reaches the window's
-// reach passes: there the window's end is a terminator too.
-func (g *ruleGroup) genericGate(data []byte, from int) bool {
+// reach passes: there the window's end is a terminator too. The blanks
+// before and after the operator (\s) may be newlines. It returns where the
+// secret ends, or -1 if the rule cannot report the hit.
+func (g *ruleGroup) genericGate(data []byte, from int) int {
 	i := from
 	for limit := min(len(data), from+24); i < limit; i++ {
 		b := lowerASCII(data[i])
 		if b == '=' || b == ':' || b == '>' || b == ',' || b == '|' || b == '?' {
 			break
 		}
-		if !(b == ' ' || b == '\t' || b == '\r' || b == '\f' || b == '.' || b == '-' || b == '_' || b == '"' || b == '\'' ||
+		if !(b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '.' || b == '-' || b == '_' || b == '"' || b == '\'' ||
 			b >= 'a' && b <= 'z' || b >= '0' && b <= '9') {
-			return false
+			return -1
 		}
 	}
 	if i >= len(data) || i >= from+24 {
-		return false
+		return -1
 	}
 	op := i
-	for i < len(data) && i < from+40 && strings.IndexByte("=:>|?,`'\" \t\r\f", data[i]) >= 0 {
+	for i < len(data) && i < from+40 && strings.IndexByte("=:>|?,`'\" \t\n\r\f", data[i]) >= 0 {
 		i++
 	}
 	first := i
@@ -335,12 +427,12 @@ func (g *ruleGroup) genericGate(data []byte, from int) bool {
 	j := i
 	for j < len(data) && isSecretByte(data[j]) {
 		if j++; j-from >= windowReach {
-			return true
+			return j
 		}
 	}
 	if j < len(data) && strings.IndexByte("`'\"; \t\n\f\r", data[j]) < 0 &&
 		!(data[j] == '\\' && j+1 < len(data) && (data[j+1] == 'n' || data[j+1] == 'r')) {
-		return false
+		return -1
 	}
 	for s := i; s >= first; s-- {
 		sec := data[s:j]
@@ -349,10 +441,10 @@ func (g *ruleGroup) genericGate(data []byte, from int) bool {
 		}
 		// The string does not outlive the allowlist checks.
 		if !g.secretAllowed(unsafe.String(unsafe.SliceData(sec), len(sec))) {
-			return true
+			return j
 		}
 	}
-	return false
+	return -1
 }
 
 // secretShape reports whether the whole of sec matches one of the
@@ -479,53 +571,12 @@ func kLog2K(k uint32) float64 {
 	return float64(k) * math.Log2(float64(k))
 }
 
-// hitCounts decides whether a keyword hit at data[start:start+n] can start
-// a secret.
-func hitCounts(data []byte, start, n int, context bool) bool {
-	after := data[start+n : min(len(data), start+n+64)]
-	if context {
-		for i, b := range after[:min(len(after), 40)] {
-			switch b {
-			case '=', ':', '>', ',', '(':
-				return true
-			case '\n':
-				return i > 0 && tokenRun(after[i+1:]) >= 16
-			}
-		}
-		return tokenRun(skipSpace(after)) >= 16
-	}
-	// A token prefix (ghp_, akia, s., ey, xoxb-) starts a token: provider
-	// tokens run 16 or more [a-z0-9_-] past their prefix (AKIA+16,
-	// ghp_+36, s.+24, a JWT segment 17+). Long prefixes (hooks.slack.com,
-	// -----begin) count alone.
-	return idRun(after) >= 16 || n >= 8
-}
-
-// idRun is the length of the run of [a-zA-Z0-9_-] at the start of b.
-func idRun(b []byte) int {
-	for i, c := range b {
-		if !(isAlnum(c) || c == '_' || c == '-') {
-			return i
-		}
-	}
-	return len(b)
-}
-
-func skipSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '"' || b[0] == '\'') {
-		b = b[1:]
-	}
-	return b
-}
-
-// tokenRun is the length of the run of token characters at the start of b.
-func tokenRun(b []byte) int {
-	for i, c := range b {
-		if !(isAlnum(c) || c == '_' || c == '-' || c == '.' || c == '/' || c == '+' || c == '=') {
-			return i
-		}
-	}
-	return len(b)
+// hitCounts decides whether a hit at data[start:start+n] of a keyword that
+// is part of a token can be in a match: as many token bytes as its rules'
+// regexps need there must follow it (AKIA+16, ghp_+36, s.+24, a JWT
+// segment 17+, none after _mmk or -----begin): see keywordUse.
+func hitCounts(data []byte, start, n, run int) bool {
+	return tokenRunAfter(data[start+n:min(len(data), start+n+run)]) >= run
 }
 
 // lineWindow is the line holding data[start:end], cut to windowReach bytes

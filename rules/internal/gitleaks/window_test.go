@@ -112,8 +112,8 @@ func TestGenericGateIsNecessary(t *testing.T) {
 		b.WriteString(pick("", "  ", "const ", "x.", "my_", "\"", "the "))
 		b.WriteString(pick("key", "API", "Api", "aPI", "token", "secret", "password", "passwd", "auth", "access", "creds", "credential", "SECRET_KEY"))
 		b.WriteString(pick("", "_id", "_name", " ", "  \t", "\"", "'", "-x", ".value", " value ", "_0123456789_abcdef"))
-		b.WriteString(pick("=", ":", ": ", " = ", "=>", ":=", "::=", "||", "?=", ",", ">", "==", "= =", "|", "?", "", " ("))
-		b.WriteString(pick("", "\"", "'", "`", " ", "=", "==", " \"", "\r", "\f"))
+		b.WriteString(pick("=", ":", ": ", " = ", "=>", ":=", "::=", "||", "?=", ",", ">", "==", "= =", "|", "?", "", " (", "\n=", " \n:"))
+		b.WriteString(pick("", "\"", "'", "`", " ", "=", "==", " \"", "\r", "\f", "\n", "\n  \""))
 		// The secret: runs drawn from a few character classes, sometimes
 		// with a stopword inside.
 		classes := [][]string{secretChars, secretChars[:4], secretChars[:3], {secretChars[0], secretChars[1], secretChars[2], "+/"}}[r.Intn(4)]
@@ -132,7 +132,7 @@ func TestGenericGateIsNecessary(t *testing.T) {
 		data := []byte(line)
 		pass := false
 		e.keywords.scan(data, func(start, ki int) {
-			if e.inGroup[ki][gi] && g.genericGate(data, start+len(e.keywords.keywords[ki])) {
+			if e.inGroup[ki][gi] && g.genericGate(data, start+len(e.keywords.keywords[ki])) >= 0 {
 				pass = true
 			}
 		})
