@@ -31,8 +31,8 @@ var (
 	// such as java/security/spec are code).
 	jarTests = regexp.MustCompile(`(?i)(?:^|/)(?:src/test|test|tests|testdata|test-data|test-resources|test-classes|testing|fixtures?|examples?|samples?)/|(?:^|/)[^/]*[-_.]tests?\.[a-z]+$`)
 	// In a Python package (and in Python's standard library, whose test
-	// suite is Lib/test).
-	pythonTests = regexp.MustCompile(`(?:^|/)(?:tests?|testing|testdata|test_data|idle_test|fixtures?|examples?|samples?)/|(?:^|/)(?:test_[^/]*|[^/]*_tests?|conftest)\.py$`)
+	// suite is Lib/test); urllib3's test servers are its dummyserver.
+	pythonTests = regexp.MustCompile(`(?:^|/)(?:tests?|testing|testdata|test_data|idle_test|dummyserver|fixtures?|examples?|samples?)/|(?:^|/)(?:test_[^/]*|[^/]*_tests?|conftest)\.py$`)
 	// In an npm package.
 	nodeTests = regexp.MustCompile(`(?:^|/)(?:tests?|__tests__|__mocks__|fixtures?|__fixtures__|spec|specs|testdata|examples?|samples?)/|(?:^|/)(?:tests?\.[cm]?[jt]sx?|[^/]+[.\-_](?:test|spec)\.[cm]?[jt]sx?)$`)
 	// In a Go source tree or module: what `go build` never reads.
@@ -41,7 +41,7 @@ var (
 	rubyTests = regexp.MustCompile(`^(?:spec|test|tests|features|fixtures|examples?)/|/(?:spec|test|fixtures)/`)
 	// In other installed software, whatever its language (not spec/, which
 	// Java sources use for code).
-	installedTests = regexp.MustCompile(`(?:^|/)(?:tests?|testing|testdata|test_data|test-data|__tests__|fixtures?|examples?|samples?)/|(?:^|/)(?:test_[^/]*\.py|[^/]*_tests?\.py|conftest\.py|[^/]*_test\.go)$`)
+	installedTests = regexp.MustCompile(`(?:^|/)(?:tests?|testing|testdata|test_data|test-data|__tests__|dummyserver|fixtures?|examples?|samples?)/|(?:^|/)(?:test_[^/]*\.py|[^/]*_tests?\.py|conftest\.py|[^/]*_test\.go)$`)
 	// In a Composer package (vendor/ORG/NAME) or a crate of Cargo's
 	// registry.
 	vendorTests = regexp.MustCompile(`(?i)(?:^|/)(?:tests?|testdata|fixtures?|examples?|benches)/|_test\.go$`)
@@ -172,17 +172,16 @@ func lines(data []byte) [][]byte {
 	return ls
 }
 
-// pythonDocLines marks comment lines and the lines of docstrings: string
-// literals in triple quotes that stand as a statement of their own (the
-// line starts with the quotes), not those assigned or passed.
+// pythonDocLines marks comment lines and the lines of text blocks: string
+// literals in triple quotes, docstrings and the help texts assigned or
+// passed alike (gcloud's detailed_help: 'EXAMPLES': """…""").
 func pythonDocLines(data []byte) []bool {
 	ls := lines(data)
 	marks := make([]bool, len(ls))
 	var open string // the delimiter of the triple-quoted string we are in
-	doc := false
 	for i, l := range ls {
 		if open != "" {
-			marks[i] = doc
+			marks[i] = true
 			if bytes.Contains(l, []byte(open)) {
 				open = ""
 			}
@@ -202,13 +201,9 @@ func pythonDocLines(data []byte) []bool {
 		if at < 0 {
 			continue
 		}
-		prefix := bytes.TrimLeft(l[:at], " \t")
-		isDoc := len(prefix) <= 2 && bytes.Trim(prefix, "rRbBuUfF") == nil
-		if isDoc {
-			marks[i] = true
-		}
+		marks[i] = true
 		if !bytes.Contains(l[at+3:], []byte(delim)) {
-			open, doc = delim, isDoc
+			open = delim
 		}
 	}
 	return marks

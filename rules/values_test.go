@@ -2,6 +2,8 @@ package rules
 
 import (
 	"math/rand"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -111,5 +113,27 @@ func TestIdentifiers(t *testing.T) {
 				t.Errorf("%d-character strings of %.16s…: %.2f %% read as identifiers, want under %.1f %%", c.n, alpha, 100*share, 100*c.bound)
 			}
 		}
+	}
+}
+
+// TestPublishedKeys: a private key that a project publishes for its tests
+// is dismissed by its fingerprint, whichever rule found it and wherever it
+// is; another key is reported.
+func TestPublishedKeys(t *testing.T) {
+	e := engine(t)
+	key := examplePEM("published")
+	publishedKeys[keyFingerprint(pemBase64(key))] = "a test key of the example project"
+	defer delete(publishedKeys, keyFingerprint(pemBase64(key)))
+	for _, data := range []string{string(key), "KEY = \"" + strings.ReplaceAll(string(key), "\n", `\n`) + "\"\n"} {
+		r := e.Scan(&File{Path: []string{"/app/x-all.jar", "certs/server1.key"}, Data: []byte(data)}, ScanOptions{})
+		if len(r.Findings) != 0 || !slices.ContainsFunc(r.Dismissed, func(d Dismissal) bool {
+			return d.Reason == "well-known public key: a test key of the example project"
+		}) {
+			t.Errorf("%q: findings %+v, dismissed %+v", data[:40], r.Findings, r.Dismissed)
+		}
+	}
+	r := e.Scan(&File{Path: []string{"/app/certs/server.key"}, Data: examplePEM("not-published")}, ScanOptions{})
+	if len(r.Findings) != 1 {
+		t.Errorf("an unpublished key: %+v", r.Findings)
 	}
 }

@@ -1,6 +1,10 @@
 package rules
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
 	"path"
 	"strings"
 )
@@ -52,6 +56,8 @@ var published = func() map[string]wellKnownValue {
 		"AIza"+"SyCUuWyME_r4XylltWNeydEjKSkgXkvpVyU", "AIza"+"SyAp4DSI_Z3-mK-B8U0t7GE34n74OWDJmak")
 	add("the Google Cloud SDK's published OAuth client secret of an installed application", "",
 		"d-FL95Q19q7MQmFpd7hHD0Ty", "ZmssLNjJy2998hD4CTg2ejr2", "wbER7576mc_1YOII0dGk7jEE")
+	add("gsutil's published API key, which identifies it in anonymous requests (\"not secret\", its source says)", "",
+		"AIza"+"SyDnacJHrKma0048b13sh8cgxNUwulubmJM")
 	add("the example client secret of Jetty's openid module", "openid.mod", "XT_Mafv_aUCGheuCaKY8P")
 	// openssl.cnf's [insta] section configures the CMP demo against
 	// Insta's public demo CA, with the shared secret its docs publish.
@@ -62,10 +68,49 @@ var published = func() map[string]wellKnownValue {
 	return m
 }()
 
+// publishedKeys are private keys that projects publish with their sources
+// for their tests, by the SHA-256 of their DER (the keys themselves are not
+// in this file): they ship inside the fat jars and trees that bundle those
+// projects, and sign nothing of anyone's.
+var publishedKeys = map[string]string{
+	// grpc-java's testing certificates (certs/ in grpc-testing, bundled by
+	// the jars that shade it).
+	"1ef316b5d2ca4f98a60cb765d57987202852078506cbb45adb6f5c8bbe5058b2": "gRPC's test CA key (certs/ca.key)",
+	"404f9e811ce5f099d07c4621fecfe8e1ea39750487038afcc9c334a37d68650d": "gRPC's test server key (certs/server0.key)",
+	"7de1d1cbede97e1995ccd1d88126627937b7ea8ac2a7c7b508db26eb62723201": "gRPC's test server key (certs/server1.key)",
+	"48f08cb09f8d0d3f6b78e0693acc292247c1e55b7ff05bd3a5195e5d86f733d9": "gRPC's test client key (certs/client.key)",
+	"5072fcd836e9a8ef628119d298668402f1f8f1c131aa496c0a9846eddaf4d44c": "gRPC's test client key (certs/badclient.key)",
+	"19a067c97469388aea6dfe9ba382e3d0c1ad32c926272a4ecc8da9285908e26f": "gRPC's test server key (certs/badserver.key)",
+	"373df034e7a76d0df87357255f5892a42b3a927f6ca960840fadf2ff57d2d88f": "gRPC's test key (certs/ecdsa.key)",
+	// Go's source tree: the root key of crypto/x509's platform tests.
+	"ec5fa9904554f5f463b880ff4aa3985e83574ef94fcc4651a05ca7181f6f03dc": "Go's crypto/x509 test root key (platform_root_key.pem)",
+}
+
+// keyFingerprint is the SHA-256 of a key finding's DER, hex: peel's key
+// rules write the DER in base64, gitleaks' the PEM text.
+func keyFingerprint(secret string) string {
+	der, err := base64.StdEncoding.DecodeString(secret)
+	if err != nil {
+		block, _ := pem.Decode(unquotePEM(secret))
+		if block == nil {
+			return ""
+		}
+		der = block.Bytes
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
 // wellKnown says why a finding's secret is a published value, or "".
 func wellKnown(chain []string, f *Finding) string {
 	if w, ok := published[f.Secret]; ok && (w.file == "" || path.Base(innermost(chain)) == w.file) {
 		return "well-known public value: " + w.reason
+	}
+	switch f.RuleID {
+	case RulePrivateKey, RulePrivateKeyEncrypted, GitleaksPrefix + "private-key":
+		if why, ok := publishedKeys[keyFingerprint(f.Secret)]; ok {
+			return "well-known public key: " + why
+		}
 	}
 	if len(f.Secret) >= 16 && strings.Contains(f.Secret, "EXAMPLE") && !strings.ContainsAny(f.Secret, " \t") {
 		return "well-known public value: marked EXAMPLE, as AWS's documentation writes its examples"
