@@ -53,15 +53,17 @@ func dependencyTests(f *File, opts ScanOptions) func(*Finding, Rule) string {
 // dependencyDocs: in a dependency's source, what its doc comments and
 // docstrings show are examples (mongoose's
 // "mongodb://val:psw@127.0.0.1/mydb", SQLAlchemy's connection URLs), as
-// are the values of TypeScript declaration files (@types/node). Keys
-// that parse and live-format provider tokens stay findings.
+// are the values of declarations: TypeScript's .d.ts files (@types/node),
+// the C headers an installed library puts under /usr/include (LLVM's
+// tables of intrinsic names). Keys that parse and live-format provider
+// tokens stay findings.
 func dependencyDocs(f *File, _ ScanOptions) func(*Finding, Rule) string {
 	dep, ok := dependencyOf(f.Path)
 	if !ok {
 		return nil
 	}
 	name := f.Name()
-	if hasSuffixFold(name, ".d.ts") {
+	if hasSuffixFold(name, ".d.ts") || strings.HasPrefix(f.Path[0], "/usr/include/") || strings.HasPrefix(f.Path[0], "/usr/local/include/") {
 		return func(fd *Finding, r Rule) string {
 			if exampleProne(fd, r) {
 				return "example in the type declarations of the dependency " + dep.name

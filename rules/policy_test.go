@@ -56,6 +56,7 @@ func TestPolicies(t *testing.T) {
 		{"/app/node_modules/mongoose/lib/connection.js", "/**\n * " + urlLine + " */\n", "example in a doc comment of the dependency mongoose", false},
 		{"/usr/lib/python3/dist-packages/acme/client.py", "def f():\n    \"\"\"Connect.\n\n    " + urlLine + "    \"\"\"\n", "example in a doc comment of the dependency acme", false},
 		{"/usr/lib/python3/dist-packages/acme/client.py", "URL = '" + strings.TrimSpace(urlLine) + "'\n", "", false},
+		{"/usr/include/llvm-14/llvm/IR/IntrinsicImpl.inc", "  \"" + strings.TrimSpace(urlLine) + "\",\n", "example in the type declarations of the dependency llvm-14", false},
 	} {
 		for _, include := range []bool{false, true} {
 			r := e.Scan(&File{Path: splitPath(c.path), Data: []byte(c.text)}, ScanOptions{IncludeDependencyTests: include})

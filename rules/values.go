@@ -118,6 +118,9 @@ func isIdentifier(s string, code bool) bool {
 		c := s[i]
 		switch {
 		case c == '.' || c == '/' || c == ':' || code && (c == '_' || c == '-' || c == '=' || c == '$' || c == '+'):
+			if i > 0 && s[i-1] != c {
+				st.separators++
+			}
 			i++
 		case c == '[':
 			j := strings.IndexByte(s[i:], ']')
@@ -139,15 +142,22 @@ func isIdentifier(s string, code bool) bool {
 			return false
 		}
 	}
-	return st.words > 0 && st.singles <= 1 && 2*st.letters >= 5*st.words &&
-		3*st.noVowel <= max(st.words, 3) && 2*st.digitRuns <= max(st.words, 2) &&
+	// A name of several parts joined by separators (C's and LLVM's
+	// gnutls_x509_crt_fmt_t, llvm.x86.avx.addsub.pd.256) may have more
+	// abbreviations; random characters seldom have three separators.
+	singles, noVowel := 1, 3*st.noVowel <= max(st.words, 3)
+	if code && st.separators >= 3 {
+		singles, noVowel = 2, 2*st.noVowel <= st.words
+	}
+	return st.words > 0 && st.singles <= singles && 2*st.letters >= 5*st.words &&
+		noVowel && 2*st.digitRuns <= max(st.words, 2) &&
 		10*st.rarePairs <= st.pairs
 }
 
 // wordStats counts the words of an identifier.
 type wordStats struct {
-	words, letters, singles, noVowel, digitRuns int
-	pairs, rarePairs                            int // letter pairs in words, and those words seldom have
+	words, letters, singles, noVowel, digitRuns, separators int
+	pairs, rarePairs                                        int // letter pairs in words, and those words seldom have
 }
 
 // segment splits a run of letters and digits into its camelCase words and
@@ -205,7 +215,7 @@ func (st *wordStats) word(w string) bool {
 		st.singles++
 	}
 	acronym := len(w) <= 5 && strings.ToUpper(w) == w
-	if !hasVowel(w) && !acronym {
+	if len(w) > 1 && !hasVowel(w) && !acronym {
 		st.noVowel++
 	}
 	if !acronym {
