@@ -89,6 +89,9 @@ func dependencyOf(chain []string) (dependency, bool) {
 		return dependency{}, false
 	}
 	p := chain[0]
+	if !mayBeDependency(p) {
+		return dependency{}, false
+	}
 	best, at := dependency{}, -1
 	for _, r := range dependencyRoots {
 		m, start := innermostMatch(r.re, p)
@@ -104,6 +107,19 @@ func dependencyOf(chain []string) (dependency, bool) {
 		best.inner += "/" + strings.Join(chain[1:], "/")
 	}
 	return best, true
+}
+
+// rootMarkers are in every path that a root of dependencyRoots matches:
+// most files are not third-party code, and are told so without a regexp.
+var rootMarkers = []string{"-packages/", "lib/python", "node_modules/", "pkg/mod/", "/src/", "gems/", ".cargo/", "vendor/", "third_party/", "/usr/"}
+
+func mayBeDependency(p string) bool {
+	for _, m := range rootMarkers {
+		if strings.Contains(p, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // innermostMatch matches re (whose first group names a package, its
