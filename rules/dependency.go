@@ -67,7 +67,7 @@ var dependencyRoots = []struct {
 	// /usr/share, …), which packages put there and an application's build
 	// does not: the more specific roots above take its language's
 	// packages.
-	{regexp.MustCompile(`^/usr/(?:local/)?(?:lib|lib64|libexec|share|include)/([^/]+)/(.+)$`), installedTests, func(m []string) string { return m[1] }},
+	{regexp.MustCompile(`(?:^|/)usr/(?:local/)?(?:lib|lib64|libexec|share|include)/([^/]+)/(.+)$`), installedTests, func(m []string) string { return m[1] }},
 }
 
 // dependencyOf returns the dependency a file of chain belongs to, if any:
@@ -111,7 +111,7 @@ func dependencyOf(chain []string) (dependency, bool) {
 
 // rootMarkers are in every path that a root of dependencyRoots matches:
 // most files are not third-party code, and are told so without a regexp.
-var rootMarkers = []string{"-packages/", "lib/python", "node_modules/", "pkg/mod/", "/src/", "gems/", ".cargo/", "vendor/", "third_party/", "/usr/"}
+var rootMarkers = []string{"-packages/", "lib/python", "node_modules/", "pkg/mod/", "/src/", "gems/", ".cargo/", "vendor/", "third_party/", "usr/"}
 
 func mayBeDependency(p string) bool {
 	for _, m := range rootMarkers {

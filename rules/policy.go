@@ -63,7 +63,7 @@ func dependencyDocs(f *File, _ ScanOptions) func(*Finding, Rule) string {
 		return nil
 	}
 	name := f.Name()
-	if hasSuffixFold(name, ".d.ts") || strings.HasPrefix(f.Path[0], "/usr/include/") || strings.HasPrefix(f.Path[0], "/usr/local/include/") {
+	if hasSuffixFold(name, ".d.ts") || strings.Contains(f.Path[0], "usr/include/") || strings.Contains(f.Path[0], "usr/local/include/") {
 		return func(fd *Finding, r Rule) string {
 			if exampleProne(fd, r) {
 				return "example in the type declarations of the dependency " + dep.name
