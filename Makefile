@@ -103,14 +103,13 @@ demo: build fixtures
 # unpacked and laid out as images under $(RW_OUT), then scanned by the tests
 # of testdata/realworld, which compare every finding with
 # testdata/realworld/expectations.tsv and check the faithful STS pair.
-# UPDATE=1 rewrites the expectations (judgments kept, new ones unjudged);
-# PENDING_FP=1 lets the STS pair pass with findings judged false positives.
+# UPDATE=1 rewrites the expectations (judgments kept, new ones unjudged).
 RW_CACHE ?= $(BUILD)/realworld-cache
 RW_OUT   ?= $(BUILD)/realworld
 realworld: build
 	$(GO) run ./testdata/realworld -cache $(RW_CACHE) -out $(RW_OUT) build
 	$(GO) test -count=1 -v -timeout 30m ./testdata/realworld -args -out $(CURDIR)/$(RW_OUT) -peel $(CURDIR)/$(BIN) \
-	  $(if $(UPDATE),-update) $(if $(PENDING_FP),-pending-fp)
+	  $(if $(UPDATE),-update)
 
 # Findings per rule and per judgment in the expectations.
 realworld-counts:

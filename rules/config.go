@@ -67,12 +67,23 @@ const (
 	valueDefault             // ${VAR:default}: the default is the secret
 )
 
-// ClassifyValue decides whether the value of a secret-named key is a
-// secret. It returns the secret (the value, or a placeholder's literal
+// ClassifyValue decides whether the value of a key that names a password
+// is a secret. It returns the secret (the value, or a placeholder's literal
 // default) and the rule that applies, or ok=false with the reason it is not
 // a secret: empty, placeholder, encrypted, a label or a reference.
 func ClassifyValue(value string) (secret, ruleID string, ok bool, reason string) {
-	s, kind, why := classifyValue(value)
+	return classifyAs(value, chosenSecret)
+}
+
+// ClassifyKeyValue is ClassifyValue for the value of a secret-named key:
+// a key that names a token, a key or credentials takes only a value with a
+// credential's shape (secretKindOf).
+func ClassifyKeyValue(key, value string) (secret, ruleID string, ok bool, reason string) {
+	return classifyAs(value, secretKindOf(key))
+}
+
+func classifyAs(value string, sk secretKind) (secret, ruleID string, ok bool, reason string) {
+	s, kind, why := classifyValue(value, sk)
 	switch kind {
 	case valueLiteral:
 		return s, RuleConfigSecret, true, ""
@@ -82,7 +93,7 @@ func ClassifyValue(value string) (secret, ruleID string, ok bool, reason string)
 	return "", "", false, why
 }
 
-func classifyValue(value string) (string, valueKind, string) {
+func classifyValue(value string, sk secretKind) (string, valueKind, string) {
 	v := strings.TrimSpace(value)
 	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
 		v = strings.TrimSpace(v[1 : len(v)-1])
@@ -96,7 +107,7 @@ func classifyValue(value string) (string, valueKind, string) {
 			return "", valueNotSecret, "placeholder"
 		}
 		// The default may itself be a placeholder, encrypted or empty.
-		s, kind, why := classifyValue(def)
+		s, kind, why := classifyValue(def, sk)
 		if kind == valueNotSecret {
 			return "", valueNotSecret, "placeholder with " + why + " default"
 		}
@@ -128,11 +139,22 @@ func classifyValue(value string) (string, valueKind, string) {
 	if strings.Trim(v, "*xX•") == "" {
 		return "", valueNotSecret, "masked"
 	}
+	if strings.Contains(v, "-----BEGIN ") && strings.Contains(v, "PRIVATE KEY") {
+		return "", valueNotSecret, "private key material: the private key rules judge it"
+	}
 	if isLabel(v, lower) {
 		return "", valueNotSecret, "label"
 	}
 	if (strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")) && !hasUserinfo(v) {
 		return "", valueNotSecret, "URL"
+	}
+	if why := standIn(v); why != "" {
+		return "", valueNotSecret, why
+	}
+	if sk == issuedSecret {
+		if why := notCredential(v); why != "" {
+			return "", valueNotSecret, why
+		}
 	}
 	return v, valueLiteral, ""
 }

@@ -206,7 +206,7 @@ func (e *Engine) scan(f *File, opts ScanOptions, all bool) Result {
 	}
 	r := c.release()
 	r.Findings = dedupe(r.Findings, e.specificity)
-	e.judge(f.Path, opts, &r)
+	e.judge(f, opts, &r)
 	return r
 }
 

@@ -78,7 +78,8 @@ func (c *Collector) Incomplete(line int, reason string) {
 }
 
 // KeyValue judges one configuration entry: a secret-named key with a
-// literal value is a finding of ruleID (or of config-secret-default for a
+// literal value that can be its secret (ClassifyKeyValue) is a finding of
+// ruleID (or of config-secret-default for a
 // placeholder's literal default), with another value a dismissal; a value
 // that names a keystore file is remembered, to link the file's passwords
 // to that keystore.
@@ -89,7 +90,7 @@ func (c *Collector) KeyValue(ruleID, key, value string, line int) {
 		}
 		return
 	}
-	secret, id, ok, reason := ClassifyValue(value)
+	secret, id, ok, reason := ClassifyKeyValue(key, value)
 	if !ok {
 		c.Dismiss(ruleID, line, key, reason)
 		return

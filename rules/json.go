@@ -32,11 +32,24 @@ type jsonFiles struct{}
 
 func (jsonFiles) Info() Info {
 	auth := base64.StdEncoding.EncodeToString([]byte("ci-bot:docker-hub-pw-1"))
-	return Info{Name: "json", Version: 1, Format: true, Rules: []Rule{
+	return Info{Name: "json", Version: 2, Format: true, Rules: []Rule{
 		configSecret.with(
 			file("/app/config/appsettings.json", "{\n \"ConnectionStrings\": {\"Default\": \"Server=db\"},\n \"Jwt\": {\"Secret\": \"json-jwt-secret-1\", \"Issuer\": \"me\"},\n \"Password\": \"\"\n}",
 				at(3, "Jwt.Secret", "json-jwt-secret-1")),
+			file("/app/config/service.json", `{"api": {"token": "k9-json-token-7Q", "password": "hunter2"}}`,
+				at(1, "api.token", "k9-json-token-7Q"), at(1, "api.password", "hunter2")),
 			file("/app/package.json", `{"name": "x", "scripts": {"token": "node gen-token.js"}, "dependencies": {"jsonwebtoken": "^9.0.0"}}`),
+			file("/app/node_modules/.package-lock.json", `{"packages": {"node_modules/twilio": {"dependencies": {"jsonwebtoken": "^9.0.3"}}}}`),
+			// An SDK's paginator definitions name request fields: a token-named
+			// key whose value is a field name holds no token, wherever the file is.
+			file("/usr/lib/python3/dist-packages/botocore/data/xray/2016-04-12/paginators-1.json", "{\n  \"pagination\": {\n    \"GetGroups\": {\n      \"input_token\": \"NextToken\",\n      \"output_token\": \"NextToken\",\n      \"result_key\": \"Groups\"\n    }\n  }\n}\n"),
+			file("/app/node_modules/aws-sdk/apis/cloudfront-2020-05-31.paginators.json", `{"pagination": {"ListDistributions": {"input_token": "Marker", "output_token": "DistributionList.NextMarker"}, "X": {"input_token": "nextPageToken"}}}`),
+			file("/srv/app/paging.json", `{"list": {"next_token": "nextToken", "page_token": "StreamDescription.Shards[-1].ShardId"}}`),
+			// Its API reference's examples are examples, UUIDs and all.
+			file("/usr/lib/python3/dist-packages/botocore/data/waf/2015-08-24/examples-1.json", `{"examples": {"CreateRule": [{"output": {"ChangeToken": "abcd12f2-46da-4fdb-b8d5-fbd4c466928f"}}]}}`),
+			file("/app/node_modules/aws-sdk/apis/dms-2016-01-01.examples.json", `{"examples": {"CreateEndpoint": [{"input": {"Password": "pasword"}}]}}`),
+			// gcloud's command definitions: a template field.
+			file("/usr/lib/google-cloud-sdk/lib/surface/x/_partials/_create.json", `{"params": {"seedPhraseSecret": "{__relative_name__}"}}`),
 		),
 		dockerConfigAuth.with(
 			file("/root/.docker/config.json", "{\n  \"auths\": {\n    \"registry.example.com\": {\n      \"auth\": \""+auth+"\"\n    }\n  }\n}\n",
@@ -55,8 +68,9 @@ func (jsonFiles) Applies(path []string) bool { return hasSuffixFold(fileName(pat
 func (jsonFiles) Detect(f *File, c *Collector) { scanJSON(f.Name(), f.Data, c) }
 
 // jsonManifests are package manifests and lock files: their keys name
-// packages (jsonwebtoken, passport-token), not settings.
-var jsonManifests = map[string]bool{"package.json": true, "package-lock.json": true, "composer.json": true,
+// packages (jsonwebtoken, passport-token), not settings. npm 7 and later
+// write a copy of the lock file into node_modules, .package-lock.json.
+var jsonManifests = map[string]bool{"package.json": true, "package-lock.json": true, ".package-lock.json": true, "composer.json": true,
 	"composer.lock": true, "bower.json": true, "npm-shrinkwrap.json": true, "deno.json": true, "tsconfig.json": true}
 
 // scanJSON reads JSON: string values under secret-named keys, and Docker's

@@ -60,7 +60,7 @@ func newKeystoreVerifier(opts EngineOptions) Verifier {
 
 func (keystoreVerifier) Info() Info {
 	// Keystores are binary: their examples are the verifier's tests.
-	return Info{Name: "keystore", Version: 1, Rules: []Rule{keystoreVerified, keystorePrivateKey}}
+	return Info{Name: "keystore", Version: 2, Rules: []Rule{keystoreVerified, keystorePrivateKey}}
 }
 
 func (keystoreVerifier) Wants(head []byte) bool { return keystore.Sniff(head) != keystore.None }
@@ -218,8 +218,10 @@ func (e *Engine) Keep(head []byte, size int64, read func(max int64) ([]byte, err
 
 // Verify runs the engine's verifiers over the files they kept and the
 // findings of a whole scan, and returns what they proved. It changes
-// neither.
-func (e *Engine) Verify(ctx context.Context, findings []Located, kept []File) []Verification {
+// neither. A kept file that is a third-party dependency's test resource
+// (a .p12 under a package's tests/) is dismissed as such, proving
+// nothing, unless opts asks for those.
+func (e *Engine) Verify(ctx context.Context, findings []Located, kept []File, opts ScanOptions) []Verification {
 	var out []Verification
 	for _, v := range e.verifiers {
 		var mine []File
@@ -231,6 +233,12 @@ func (e *Engine) Verify(ctx context.Context, findings []Located, kept []File) []
 		}
 		for _, r := range v.Verify(ctx, findings, mine) {
 			r.File = index[r.File]
+			if r.Finding != nil && !opts.IncludeDependencyTests {
+				if why := dependencyTest(kept[r.File].Path); why != "" {
+					r.Dismissal = &Dismissal{RuleID: r.Finding.RuleID, Reason: why}
+					r.Finding, r.Proves, r.Opened, r.By = nil, nil, false, ""
+				}
+			}
 			out = append(out, r)
 		}
 	}

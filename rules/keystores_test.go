@@ -35,7 +35,7 @@ func TestKeystoreVerifier(t *testing.T) {
 		{Path: []string{"/opt/other.jks"}, Data: testkeys.JKS("V3ry-unl1kely", "k")},
 		{Path: []string{"/jre/lib/security/cacerts"}, Data: testkeys.TrustStore("changeit", "ca")},
 	}
-	vs := e.Verify(context.Background(), findings, kept)
+	vs := e.Verify(context.Background(), findings, kept, ScanOptions{})
 	if len(vs) != 4 {
 		t.Fatalf("%d verifications: %+v", len(vs), vs)
 	}
@@ -81,7 +81,7 @@ func TestKeystoreBudget(t *testing.T) {
 	}
 	findings = append(findings, Located{Finding: Finding{RuleID: RuleConfigSecret, Secret: "the-right-one", Line: 26}, Path: []string{"/a.properties"}})
 	kept := []File{{Path: []string{"/one.jks"}, Data: ks}, {Path: []string{"/two.jks"}, Data: ks}, {Path: []string{"/three.jks"}, Data: ks}}
-	vs := e.Verify(context.Background(), findings, kept)
+	vs := e.Verify(context.Background(), findings, kept, ScanOptions{})
 	if len(vs) != 3 || !vs[0].Opened {
 		t.Fatalf("verifications %+v", vs)
 	}
@@ -118,5 +118,23 @@ func TestKeystoreKeep(t *testing.T) {
 	}
 	if _, err := e.Keep(good, 5<<20, read(good)); err == nil || !strings.Contains(err.Error(), "over the 4194304-byte limit") {
 		t.Errorf("a keystore over the size limit: %v", err)
+	}
+}
+
+// TestKeystoreInDependencyTests: a keystore among a dependency's test
+// resources is dismissed as such, proves nothing, and is reported when
+// dependency tests are asked for.
+func TestKeystoreInDependencyTests(t *testing.T) {
+	e := engine(t)
+	findings := []Located{{Finding: Finding{RuleID: RuleConfigSecret, Severity: SeverityHigh, Line: 1, Secret: "dep-ks-pw-1"}, Path: []string{"/app/application.properties"}}}
+	kept := []File{{Path: []string{"/usr/lib/python3/dist-packages/acme/tests/data/privatekey.p12"}, Data: testkeys.JKS("dep-ks-pw-1", "k")}}
+	vs := e.Verify(context.Background(), findings, kept, ScanOptions{})
+	if len(vs) != 1 || vs[0].Finding != nil || vs[0].Dismissal == nil || vs[0].Proves != nil ||
+		!strings.HasPrefix(vs[0].Dismissal.Reason, "test resource of the dependency acme") {
+		t.Fatalf("dependency test keystore: %+v", vs)
+	}
+	vs = e.Verify(context.Background(), findings, kept, ScanOptions{IncludeDependencyTests: true})
+	if len(vs) != 1 || vs[0].Finding == nil || vs[0].Finding.RuleID != RuleKeystoreVerified || len(vs[0].Proves) != 1 {
+		t.Fatalf("with dependency tests: %+v", vs)
 	}
 }

@@ -65,7 +65,7 @@ func (privateKeys) Info() Info {
 	truncated := "-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----\n"
 	public := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("abc")}))
 	b64 := func(b []byte) string { return pemBase64(b) }
-	return Info{Name: "privatekey", Version: 1, Rules: []Rule{
+	return Info{Name: "privatekey", Version: 2, Rules: []Rule{
 		privateKey.with(
 			file("/etc/ssl/private/app.key", "# tls key\n"+string(pkcs8), at(2, "PRIVATE KEY", b64(pkcs8))),
 			file("/app/ec.pem", string(ecPEM), at(1, "EC PRIVATE KEY", b64(ecPEM))),
@@ -74,6 +74,16 @@ func (privateKeys) Info() Info {
 			file("/usr/share/doc/x/example.txt", truncated),
 			file("/app/pub.pem", public),
 			file("/app/notes.conf", "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n"),
+			// Test keys of third-party code, in every ecosystem: reported only
+			// under --include-dependency-tests.
+			file("/app/node_modules/ssh2/test/fixtures/ssh_host_rsa_key", string(pkcs8)),
+			file("/usr/lib/python3/dist-packages/tornado/test/test.key", string(pkcs8)),
+			file("/usr/lib/python3.11/test/keycert.pem", string(pkcs8)),
+			file("/usr/share/go-1.19/src/crypto/tls/testdata/example-key.pem", string(pkcs8)),
+			file("/usr/local/bundle/gems/net-ssh-7.0.1/test/fixtures/key.pem", string(pkcs8)),
+			file("/app.jar!BOOT-INF/lib/acme-1.0.jar!certs/test/server.key", string(pkcs8)),
+			// The same key in the application's own tree is reported.
+			file("/app/test/fixtures/server.key", string(pkcs8), at(1, "PRIVATE KEY", b64(pkcs8))),
 		),
 		privateKeyEncrypted.with(
 			file("/app/rsa.pem", string(legacy), at(1, "RSA PRIVATE KEY", b64(legacy))),
@@ -222,6 +232,56 @@ func privateKeyFinding(block *pem.Block, typ string, line int, inTrustDir bool, 
 	default:
 		c.Add(newFinding(RulePrivateKey, line, typ, secret))
 	}
+}
+
+// pemKeyIn reports whether text that a rule matched as a PEM private key
+// (gitleaks' private-key: a BEGIN line, anything, an END line) holds one:
+// a block that parses as a key, or an encrypted key, by the checks of
+// peel's own rule. The block may be written in source code as a string
+// literal ("-----BEGIN …-----\n" + "MIIE…"), whose quotes, escapes and
+// concatenation are undone first. A marker ("-----BEGIN RSA PRIVATE
+// KEY-----" alone, as key parsers write it), a header over placeholder
+// lines (XXXX, <base64>) or a truncated example is no key.
+func pemKeyIn(text string) bool {
+	block, _ := pem.Decode(unquotePEM(text))
+	if block == nil || !strings.HasSuffix(block.Type, "PRIVATE KEY") && block.Type != "PGP PRIVATE KEY BLOCK" {
+		return false
+	}
+	switch {
+	case block.Type == "OPENSSH PRIVATE KEY":
+		_, ok := opensshEncrypted(block.Bytes)
+		return ok
+	case block.Type == "PGP PRIVATE KEY BLOCK":
+		return len(block.Bytes) > 64
+	case strings.HasPrefix(block.Type, "ENCRYPTED") || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED"):
+		return len(block.Bytes) > 64
+	}
+	return parsesAsKey(block.Bytes)
+}
+
+// unquotePEM undoes how source code writes a PEM block as a string
+// literal: escaped line breaks (\n), and on each line the quotes,
+// concatenation and punctuation around the text.
+func unquotePEM(text string) []byte {
+	text = strings.NewReplacer(`\r\n`, "\n", `\\n`, "\n", `\n`, "\n", `\r`, "").Replace(text)
+	var b strings.Builder
+	for _, l := range strings.Split(text, "\n") {
+		for {
+			t := strings.TrimSpace(l)
+			t = strings.TrimLeft(t, `+"'`+"`")
+			if strings.HasPrefix(t, `b"`) || strings.HasPrefix(t, `b'`) || strings.HasPrefix(t, `r"`) {
+				t = t[2:]
+			}
+			t = strings.TrimRight(t, `\"',;+)`+"`")
+			if t == l {
+				break
+			}
+			l = t
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
 }
 
 // parsesAsKey reports whether DER bytes are a private key the standard

@@ -268,11 +268,15 @@ func (o *wholeFileOracle) want(name string, data []byte) []Finding {
 		c.Add(f)
 	}
 	for _, f := range o.gl.gl.ScanWhole(name, data, nil) {
-		c.Add(Finding{RuleID: GitleaksPrefix + f.RuleID, Severity: o.gl.byID[f.RuleID].Severity, Line: f.Line, Secret: f.Secret})
+		r := o.gl.byID[f.RuleID]
+		if notGitleaksSecret(f.RuleID, r, f.Secret) != "" {
+			continue // as the detector dismisses it
+		}
+		c.Add(Finding{RuleID: r.ID, Severity: r.Severity, Line: f.Line, Secret: f.Secret})
 	}
 	r := c.finish()
 	r.Findings = dedupe(r.Findings, o.e.specificity)
-	o.e.judge([]string{name}, ScanOptions{}, &r)
+	o.e.judge(&File{Path: []string{name}, Data: data}, ScanOptions{}, &r)
 	return r.Findings
 }
 

@@ -26,7 +26,7 @@ var urlCredentialsRule = Rule{
 type urlCredentials struct{}
 
 func (urlCredentials) Info() Info {
-	return Info{Name: "url", Version: 1, Rules: []Rule{
+	return Info{Name: "url", Version: 2, Rules: []Rule{
 		urlCredentialsRule.with(
 			file("/app/conf/app.conf", "db = postgres://app:pg-url-pw@db:5432/app\nmq=amqp://guest:rabbit-url-pw@mq/\nplain=https://example.com/x\ndoc=mysql://user:password@localhost/db\nenv=redis://:${REDIS_PW}@cache:6379\n",
 				at(1, "postgres://app", "pg-url-pw"), at(2, "amqp://guest", "rabbit-url-pw")),
@@ -37,6 +37,20 @@ func (urlCredentials) Info() Info {
 			env("DATABASE_URL=postgres://app:env-url-pw@db/app", at(0, "postgres://app", "env-url-pw")),
 			env("DATABASE_URL=postgres://app:${DB_PW}@db/app"),
 			command("/bin/sh -c git clone https://ci:clone-url-pw-1@git.example.com/app.git", at(1, "https://ci", "clone-url-pw-1")),
+			// Oracle's demo account, in SQLAlchemy's docstrings and anywhere.
+			file("/usr/lib/python3/dist-packages/sqlalchemy/dialects/mysql/base.py", "    engine = create_engine(\"mysql+pymysql://scott:tiger@localhost/test\")\n"),
+			file("/app/conf/db.conf", "url = postgresql://scott:tiger@db/app\n"),
+			// A dependency's doc comments and type declarations show examples.
+			file("/app/node_modules/mongoose/lib/connection.js", "/**\n *     mongoose.createConnection('mongodb://val:psw-7x@127.0.0.1:27017/mydb');\n */\nfunction Connection(base) {}\n"),
+			file("/app/node_modules/@types/node/url.d.ts", "     * const myURL = new URL('https://abc:xyz-9q@example.com');\n"),
+			file("/app/node_modules/ioredis/README.md", "new Redis(\"redis://:authpassword@127.0.0.1:6380/4\");\n"),
+			// The same URL in the dependency's code (not a comment) is reported.
+			file("/app/node_modules/acme/lib/db.js", "const url = 'mongodb://val:psw-7x@db.internal:27017/mydb';\n", at(1, "mongodb://val", "psw-7x")),
+			// A dependency's tests, as its test resources.
+			file("/app/node_modules/url/test.js", "  'http://atpass:foo%40bar@127.0.0.1/': {\n"),
+			file("/usr/share/go-1.19/src/net/url/url_test.go", "\t\t\"http://jane:p%40ssword@google.com\",\n"),
+			// Documentation by the whole location chain: a gzipped page.
+			file("/usr/share/doc/libcurl4/TODO.gz!TODO", " http://test:pass;auth=NTLM@example.com/\n"),
 		),
 	}}
 }

@@ -16,7 +16,7 @@ import (
 type xmlFiles struct{}
 
 func (xmlFiles) Info() Info {
-	return Info{Name: "xml", Version: 1, Format: true, Rules: []Rule{
+	return Info{Name: "xml", Version: 2, Format: true, Rules: []Rule{
 		configSecret.with(
 			file("/usr/local/tomcat/conf/server.xml", `<Server>
   <Connector port="8443" SSLEnabled="true"
@@ -42,6 +42,17 @@ func (xmlFiles) Info() Info {
 			file("/app/WEB-INF/web.xml", "<web-app><servlet><init-param>\n<param-name>clientSecret</param-name>\n<param-value>servlet-secret-1</param-value>\n</init-param></servlet></web-app>",
 				at(3, "clientSecret", "servlet-secret-1")),
 			file("/app/WEB-INF/web.xml", "<web-app><context-param><param-name>tokenTtl</param-name><param-value>3600</param-value></context-param></web-app>"),
+			// maven-replacer-plugin's tokens in a library's pom (HdrHistogram's,
+			// in every Spring Boot jar that bundles it).
+			file("/app.jar!BOOT-INF/lib/HdrHistogram-2.1.11.jar!META-INF/maven/org.hdrhistogram/HdrHistogram/pom.xml", `<project><build><plugins><plugin>
+  <artifactId>replacer</artifactId>
+  <configuration><replacements>
+    <replacement><token>\$BUILD_TIME\$</token><value>${build.time}</value></replacement>
+    <replacement><token>$VERSION$</token><value>${project.version}</value></replacement>
+  </replacements></configuration>
+</plugin></plugins></build></project>`),
+			file("/usr/share/maven/conf/settings.xml", "<settings><servers><server>\n<password>changeit</password>\n</server></servers></settings>",
+				at(2, "password", "changeit")),
 		),
 	}}
 }

@@ -168,7 +168,7 @@ func (s *Scanner) verify(ctx context.Context, res *Result, engine *rules.Engine,
 		kept[i] = rules.File{Path: kf.Path, Data: kf.Data}
 	}
 	var found []Finding
-	for _, v := range engine.Verify(ctx, located, kept) {
+	for _, v := range engine.Verify(ctx, located, kept, rules.ScanOptions{IncludeDependencyTests: s.opts.IncludeDependencyTests}) {
 		kf := files[v.File]
 		for _, in := range v.Incomplete {
 			res.Incomplete = append(res.Incomplete, Incomplete{Path: kf.Path, Layer: kf.Layer, Reason: in.Reason})

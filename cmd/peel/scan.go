@@ -120,7 +120,7 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.config, "config", "", "gitleaks config (.gitleaks.toml) to use instead of gitleaks' default rules; [extend] useDefault = true keeps them")
 	f.BoolVar(&o.noGitleaks, "no-gitleaks", false, "run peel's own detectors only, without gitleaks' rule catalogue")
 	f.BoolVar(&o.scan.Explain, "explain", false, "list what was looked at and dismissed (placeholders, labels, trust stores, …) and why")
-	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party jars (test/, fixtures/, examples/ inside BOOT-INF/lib, WEB-INF/lib, lib/)")
+	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party code (test/, tests/, fixtures/, testdata/, examples/, *_test.go, … of bundled jars, Python packages, node_modules, Go trees and modules, gems, software under /usr)")
 	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory of cached layer results (keyed by verified layer digest, walker and ruleset versions and the options that change results; holds the secrets found, so it is private)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not read or write the layer cache")
 	f.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest a whole run may take (registry pulls, scanning, writing the reports); past it peel stops with exit status 2, naming the registry it was waiting on")

@@ -48,8 +48,11 @@ func (t Type) String() string {
 const MaxSize = 4 << 20
 
 // DefaultPasswords are tried on every keystore besides the passwords found
-// in the image: the JDK's and common tutorials' defaults.
-var DefaultPasswords = []string{"changeit", "changeme", "password", "secret", "springboot", "123456", "keystore", "storepass", ""}
+// in the image: the JDK's and common tutorials' defaults, and those that
+// vendors publish for the stores they ship: Google's for its service
+// account keys and API client trust stores (notasecret), Jetty's for its
+// demo TLS keystore (storepwd).
+var DefaultPasswords = []string{"changeit", "changeme", "password", "secret", "springboot", "123456", "keystore", "storepass", "notasecret", "storepwd", ""}
 
 // Sniff tells a keystore format from the first bytes of a file
 // (16 are enough), whatever its name.

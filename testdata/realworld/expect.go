@@ -206,8 +206,10 @@ func compare(want, got []Entry, fallback map[string]bool) Diff {
 	return d
 }
 
-// reportFinding is the part of peel's JSON report (peel-report/v2) the
-// expectations use.
+// reportSchema is the schema of peel's JSON report the expectations read.
+const reportSchema = "peel-report/v2"
+
+// reportFinding is the part of peel's JSON report the expectations use.
 type reportFinding struct {
 	Rule     string   `json:"rule"`
 	Severity string   `json:"severity"`
@@ -249,8 +251,8 @@ func readReport(path string) ([]reportFinding, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if r.Schema != "peel-report/v2" || len(r.Images) != 1 {
-		return nil, fmt.Errorf("%s: not a peel-report/v2 report of one image", path)
+	if r.Schema != reportSchema || len(r.Images) != 1 {
+		return nil, fmt.Errorf("%s: not a %s report of one image", path, reportSchema)
 	}
 	return r.Images[0].Findings, nil
 }

@@ -19,10 +19,9 @@ import (
 // The tests scan what `go run ./testdata/realworld build` wrote (make
 // realworld runs both) with the peel binary.
 var (
-	outDir   = flag.String("out", filepath.Join("..", "build", "realworld"), "the build directory of `realworld build`")
-	peelBin  = flag.String("peel", filepath.Join("..", "..", "bin", "peel"), "the peel binary to test")
-	update   = flag.Bool("update", false, "rewrite expectations.tsv from this scan, keeping judgments; new findings are marked unjudged")
-	pendingF = flag.Bool("pending-fp", false, "let the STS pair pass with findings that expectations.tsv judges false positives (logged as PENDING)")
+	outDir  = flag.String("out", filepath.Join("..", "build", "realworld"), "the build directory of `realworld build`")
+	peelBin = flag.String("peel", filepath.Join("..", "..", "bin", "peel"), "the peel binary to test")
+	update  = flag.Bool("update", false, "rewrite expectations.tsv from this scan, keeping judgments; new findings are marked unjudged")
 )
 
 const expectationsFile = "expectations.tsv"
@@ -195,9 +194,8 @@ var v1Wanted = []stsFinding{
 }
 
 // TestFaithfulSTS checks the lesson on the pair built from real content:
-// v1 exits 1 with exactly its four findings, v2 exits 0. With -pending-fp,
-// findings that expectations.tsv judges false positives are logged as
-// PENDING instead of failing.
+// v1 exits 1 with exactly its four findings, v2 exits 0; any other finding
+// fails, named with its judgment in expectations.tsv.
 func TestFaithfulSTS(t *testing.T) {
 	judged := map[string]string{}
 	if es, err := readExpectations(expectationsFile); err == nil {
@@ -211,10 +209,6 @@ func TestFaithfulSTS(t *testing.T) {
 			e := entriesOf(image, []reportFinding{f})[0]
 			j := judged[e.id()]
 			desc := fmt.Sprintf("%s %s %s line %d key %q", f.Severity, f.Rule, e.Location, f.Line, f.Key)
-			if *pendingF && strings.HasPrefix(j, "false positive") {
-				t.Logf("PENDING (a false positive the precision work removes): %s — %s", desc, j)
-				continue
-			}
 			if j == "" {
 				j = "not in " + expectationsFile
 			}
@@ -258,7 +252,7 @@ func TestFaithfulSTS(t *testing.T) {
 	})
 	t.Run("v2", func(t *testing.T) {
 		s := scan(t, "sts-v2")
-		if s.exit != 0 && !*pendingF {
+		if s.exit != 0 {
 			t.Errorf("exit status %d, want 0", s.exit)
 		}
 		extra(t, "sts-v2", s.findings)
