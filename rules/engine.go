@@ -30,6 +30,10 @@ type EngineOptions struct {
 	// Verify call (each password tried hashes the whole store). Default
 	// 8 GiB.
 	KeystoreWork int64
+	// KeyDerivationWork bounds the PKCS#12 key-derivation rounds spent
+	// verifying keystores in one Verify call, over every store and
+	// password. Default keystore.DefaultWork.
+	KeyDerivationWork int64
 }
 
 // ScanOptions choose what a scan of one file reports.
