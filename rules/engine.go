@@ -101,8 +101,9 @@ func DefaultEngine() (*Engine, error) { return defaultEngine() }
 func (e *Engine) Version() string { return e.version }
 
 // engineVersion is raised when the engine's own work changes what it
-// reports: merging what several rules found (dedupe), the policies.
-const engineVersion = 1
+// reports: merging what several rules found (dedupe), the policies, the
+// cap on findings per file.
+const engineVersion = 2
 
 // deriveVersion hashes everything that decides what the engine reports,
 // as trivy keys its cache by its analyzers' versions: change a detector
@@ -174,9 +175,11 @@ func (e *Engine) Scan(f *File, opts ScanOptions) Result {
 			d.Detect(f, c)
 		}
 	}
+	droppedFindings, droppedDismissals := c.droppedFindings, c.droppedDismissals
 	r := c.release()
 	r.Findings = dedupe(r.Findings, e.specificity)
 	e.judge(f.Path, opts, &r)
+	capResult(&r, droppedFindings, droppedDismissals)
 	return r
 }
 

@@ -64,7 +64,7 @@ func newKeystoreVerifier(opts EngineOptions) Verifier {
 
 func (keystoreVerifier) Info() Info {
 	// Keystores are binary: their examples are the verifier's tests.
-	return Info{Name: "keystore", Version: 1, Rules: []Rule{keystoreVerified, keystorePrivateKey}}
+	return Info{Name: "keystore", Version: 2, Rules: []Rule{keystoreVerified, keystorePrivateKey}}
 }
 
 func (keystoreVerifier) Wants(head []byte) bool { return keystore.Sniff(head) != keystore.None }
