@@ -30,6 +30,10 @@ type EngineOptions struct {
 	// Verify call (each password tried hashes the whole store). Default
 	// 8 GiB.
 	KeystoreWork int64
+	// KeyDerivationWork bounds the PKCS#12 key-derivation rounds spent
+	// verifying keystores in one Verify call, over every store and
+	// password. Default keystore.DefaultWork.
+	KeyDerivationWork int64
 }
 
 // ScanOptions choose what a scan of one file reports.
@@ -101,8 +105,8 @@ func (e *Engine) Version() string { return e.version }
 
 // engineVersion is raised when the engine's own work changes what it
 // reports: decoding text (UTF-16), merging what several rules found
-// (dedupe), the policies.
-const engineVersion = 2
+// (dedupe), the policies, the cap on findings per file.
+const engineVersion = 3
 
 // deriveVersion hashes everything that decides what the engine reports,
 // as trivy keys its cache by its analyzers' versions: change a detector
@@ -204,9 +208,11 @@ func (e *Engine) scan(f *File, opts ScanOptions, all bool) Result {
 			}
 		}
 	}
+	droppedFindings, droppedDismissals := c.droppedFindings, c.droppedDismissals
 	r := c.release()
 	r.Findings = dedupe(r.Findings, e.specificity)
 	e.judge(f, opts, &r)
+	capResult(&r, droppedFindings, droppedDismissals)
 	return r
 }
 

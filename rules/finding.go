@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -61,14 +62,42 @@ func FormatLocation(path []string, line int) string {
 type Collector struct {
 	res  Result
 	refs []keyRef
+	// Candidates past rawPerFile, not kept.
+	droppedFindings, droppedDismissals int
 }
 
 // Add records a finding.
-func (c *Collector) Add(f Finding) { c.res.Findings = append(c.res.Findings, f) }
+func (c *Collector) Add(f Finding) {
+	if len(c.res.Findings) >= rawPerFile {
+		c.droppedFindings++
+		return
+	}
+	c.res.Findings = append(c.res.Findings, f)
+}
 
 // Dismiss records a candidate that is not reported, and why.
 func (c *Collector) Dismiss(ruleID string, line int, key, reason string) {
+	if len(c.res.Dismissed) >= rawPerFile {
+		c.droppedDismissals++
+		return
+	}
 	c.res.Dismissed = append(c.res.Dismissed, Dismissal{RuleID: ruleID, Line: line, Key: key, Reason: reason})
+}
+
+// capResult keeps the first MaxFindingsPerFile findings and dismissals of
+// a file's merged result, reporting what it cuts (with the candidates the
+// collector did not keep): findings as a gap in the scan, dismissals as a
+// last entry that counts the rest.
+func capResult(r *Result, droppedFindings, droppedDismissals int) {
+	if n := len(r.Findings) - MaxFindingsPerFile + droppedFindings; n > 0 {
+		r.Findings = r.Findings[:min(len(r.Findings), MaxFindingsPerFile)]
+		r.Incomplete = append(r.Incomplete, Incomplete{Reason: fmt.Sprintf(
+			"more than %d findings in this file: %d more candidates were not reported", MaxFindingsPerFile, n)})
+	}
+	if n := len(r.Dismissed) - MaxFindingsPerFile + droppedDismissals; n > 0 {
+		r.Dismissed = append(r.Dismissed[:min(len(r.Dismissed), MaxFindingsPerFile)],
+			Dismissal{Reason: fmt.Sprintf("and %d more candidates dismissed in this file, not listed", n)})
+	}
 }
 
 // Incomplete records a part of the input that could not be read, and what

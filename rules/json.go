@@ -79,6 +79,10 @@ func scanJSON(name string, data []byte, c *Collector) {
 	if jsonManifests[strings.ToLower(path.Base(name))] || bytes.IndexByte(data, '{') < 0 {
 		return // a manifest, or no object: no key to judge
 	}
+	if len(data) > MaxParseSize {
+		c.Incomplete(0, fmt.Sprintf("JSON of %d bytes is over the %d-byte limit of the JSON reader: its keys were not read", len(data), MaxParseSize))
+		return
+	}
 	lines := textscan.NewLines(data)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -116,6 +120,11 @@ func scanJSON(name string, data []byte, c *Collector) {
 		case json.Delim:
 			switch t {
 			case '{', '[':
+				if len(stack) == MaxNesting {
+					line := lines.Line(int(dec.InputOffset()))
+					c.Incomplete(line, fmt.Sprintf("JSON nested deeper than %d levels at line %d: the rest of its keys were not read", MaxNesting, line))
+					return
+				}
 				stack = append(stack, frame{isObject: t == '{', nextKey: t == '{'})
 				continue
 			default:

@@ -47,13 +47,17 @@ const defaultKeystoreWork = 8 << 30
 // open it, raised to critical; a store with private keys whose password
 // was not found is reported unverified; a trust store is no finding.
 type keystoreVerifier struct {
-	work int64 // bytes hashed per Verify call
+	work   int64 // bytes hashed per Verify call
+	rounds int64 // PKCS#12 key-derivation rounds per Verify call
 }
 
 func newKeystoreVerifier(opts EngineOptions) Verifier {
-	v := keystoreVerifier{work: opts.KeystoreWork}
+	v := keystoreVerifier{work: opts.KeystoreWork, rounds: opts.KeyDerivationWork}
 	if v.work <= 0 {
 		v.work = defaultKeystoreWork
+	}
+	if v.rounds <= 0 {
+		v.rounds = keystore.DefaultWork
 	}
 	return v
 }
@@ -98,6 +102,7 @@ func (v keystoreVerifier) Verify(ctx context.Context, findings []Located, kept [
 		}
 	}
 	work := v.work
+	rounds := keystore.NewWork(v.rounds)
 	for fi, kf := range kept {
 		if ctx.Err() != nil {
 			return out
@@ -128,11 +133,18 @@ func (v keystoreVerifier) Verify(ctx context.Context, findings []Located, kept [
 				cands = cands[:tries]
 			}
 			work = max(0, work-int64(len(cands)+len(keystore.DefaultPasswords))*int64(len(kf.Data)))
-			ks.Open(cands)
+			ks.Open(ctx, cands, rounds)
+			if ctx.Err() != nil {
+				return out
+			}
 		} else {
 			res.Incomplete = append(res.Incomplete, Incomplete{Reason: "not verified: the scan's keystore verification budget is used up"})
 		}
-		if ks.Untried > 0 {
+		switch {
+		case ks.Untried > 0 && ks.ScanBudget:
+			res.Incomplete = append(res.Incomplete, Incomplete{
+				Reason: fmt.Sprintf("%d password(s) not tried: the scan's key-derivation budget (%d rounds over all keystores) is used up", ks.Untried, v.rounds)})
+		case ks.Untried > 0:
 			res.Incomplete = append(res.Incomplete, Incomplete{
 				Reason: fmt.Sprintf("%d password(s) not tried: the keystore's key-derivation cost used up its work budget", ks.Untried)})
 		}

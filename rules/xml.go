@@ -74,6 +74,10 @@ func scanXML(data []byte, c *Collector) {
 	if bytes.IndexByte(data, '<') < 0 {
 		return // no element, no attribute: nothing to judge
 	}
+	if len(data) > MaxParseSize {
+		c.Incomplete(0, fmt.Sprintf("XML of %d bytes is over the %d-byte limit of the XML reader: its elements were not read", len(data), MaxParseSize))
+		return
+	}
 	lines := textscan.NewLines(data)
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = false
@@ -97,6 +101,11 @@ func scanXML(data []byte, c *Collector) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if len(stack) == MaxNesting {
+				line := lines.Line(start)
+				c.Incomplete(line, fmt.Sprintf("XML nested deeper than %d levels at line %d: the rest of its elements were not read", MaxNesting, line))
+				return
+			}
 			name := t.Name.Local
 			stack = append(stack, name)
 			end := int(dec.InputOffset())

@@ -18,7 +18,7 @@ func TestCacheRenumbersLayers(t *testing.T) {
 	dir := t.TempDir()
 	shared := fixture.Tar(fixture.File{Name: "app/application.properties", Data: []byte("a.password=shared-layer-pw\n")})
 	other := fixture.Tar(fixture.File{Name: "etc/os-release", Data: []byte("ID=x\n")})
-	opts := scanner.Options{Cache: cache.New(dir)}
+	opts := scanner.Options{Cache: mustCache(t, dir)}
 	first := scanImage(t, layers(t, shared, other), opts)
 	second := scanImage(t, layers(t, other, shared), opts)
 	if first.Stats.CachedLayers != 0 || second.Stats.CachedLayers != 2 {
@@ -38,4 +38,19 @@ func TestCacheRenumbersLayers(t *testing.T) {
 	if third.Stats.CachedLayers != 0 || len(third.Findings) != 1 {
 		t.Errorf("after corruption: %d cached layers, findings %+v", third.Stats.CachedLayers, summarize(third.Findings))
 	}
+}
+
+// mustCache opens a sealed directory cache in dir, as the command line
+// does.
+func mustCache(t *testing.T, dir string) scanner.LayerCache {
+	t.Helper()
+	d, err := cache.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := cache.NewKey([]byte("scanner-test-cache-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cache.Seal(d, k)
 }

@@ -85,7 +85,7 @@ func resolve(ctx context.Context, img v1.Image) (*resolved, error) {
 		err error
 	)
 	for attempt := 1; ; attempt++ {
-		if cfg, err = img.ConfigFile(); err == nil || attempt == layerAttempts || !transient(err) || ctx.Err() != nil {
+		if cfg, err = readConfig(img); err == nil || attempt == layerAttempts || !transient(err) || ctx.Err() != nil {
 			break
 		}
 	}

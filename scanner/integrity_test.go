@@ -28,7 +28,6 @@ import (
 
 	"github.com/peelscan/peel/internal/fixture"
 	"github.com/peelscan/peel/scanner"
-	"github.com/peelscan/peel/scanner/cache"
 )
 
 var (
@@ -62,7 +61,9 @@ func cacheEntries(t *testing.T, dir string) int {
 	t.Helper()
 	n := 0
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+		// Entries sit in subdirectories; the files at the top mark the
+		// directory's layout.
+		if err == nil && !d.IsDir() && filepath.Dir(p) != filepath.Clean(dir) {
 			n++
 		}
 		return nil
@@ -89,7 +90,7 @@ func TestCachePoisonedThroughRegistry(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	dir := t.TempDir()
-	c := cache.New(dir)
+	c := mustCache(t, dir)
 	if err := remote.Write(mustRef(t, host+"/evil/app:1"), forge(t, layers(t, benignLayer), sha(genuineLayer))); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestCachePoisonedByForeignArchive(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
 			cdir := filepath.Join(dir, fmt.Sprint(gz))
-			c := cache.New(cdir)
+			c := mustCache(t, cdir)
 			poison, genuine := filepath.Join(cdir+"-poison.tar"), filepath.Join(cdir+"-genuine.tar")
 			dockerSave(t, poison, sha(genuineLayer), benignLayer)
 			dockerSave(t, genuine, sha(genuineLayer), genuineLayer)
@@ -198,7 +199,7 @@ func gzipFile(t *testing.T, p string) {
 // goes; the genuine archive scanned next with the same cache is read whole.
 func TestCachePoisonedByUnverifiedLayer(t *testing.T) {
 	dir := t.TempDir()
-	c := cache.New(filepath.Join(dir, "cache"))
+	c := mustCache(t, filepath.Join(dir, "cache"))
 	layer := fixture.Tar(
 		fixture.File{Name: "a/pad.txt", Data: []byte("hello\n")},
 		fixture.File{Name: "z/app.properties", Data: []byte("db.password=genuine-layer-pw\n")},
@@ -270,7 +271,7 @@ func rewriteLayers(t *testing.T, in, out string, edit func([]byte) []byte) {
 // A layer cut short by the scan-wide --max-total-inflate budget is not
 // cached: a later scan with a larger budget reads it again, whole.
 func TestCacheKeepsBudgetCut(t *testing.T) {
-	c := cache.New(t.TempDir())
+	c := mustCache(t, t.TempDir())
 	big := []byte(strings.Repeat("# padding padding padding\n", 40000) + "x.password=after-the-budget\n")
 	jar := fixture.Zip(nil, fixture.File{Name: "BOOT-INF/classes/application.properties", Data: big})
 	img := layers(t, fixture.Tar(fixture.File{Name: "app/app.jar", Data: jar}))
@@ -291,7 +292,7 @@ func TestCacheKeepsBudgetCut(t *testing.T) {
 // TestCacheKeyHasEveryResultOption: each result option, changed alone,
 // misses the entry the default options stored.
 func TestCacheKeyHasEveryResultOption(t *testing.T) {
-	c := cache.New(t.TempDir())
+	c := mustCache(t, t.TempDir())
 	img := layers(t, genuineLayer)
 	scanImage(t, img, scanner.Options{Cache: c})
 	for _, ro := range []scanner.ResultOptions{
@@ -368,7 +369,7 @@ func TestDockerArchiveReadOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := os.Stat(p)
-	for _, c := range []scanner.LayerCache{nil, cache.New(filepath.Join(dir, "cache"))} {
+	for _, c := range []scanner.LayerCache{nil, mustCache(t, filepath.Join(dir, "cache"))} {
 		before := readBytes()
 		if _, err := scanInput(t, p, c); err != nil {
 			t.Fatal(err)

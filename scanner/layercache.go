@@ -16,7 +16,9 @@ import (
 // images) under keys the scanner derives; values are opaque bytes, so a
 // store can be a directory (scanner/cache), a shared server, or a wrapper
 // that encrypts them. A Get error counts as a miss, a Put error does not
-// fail the scan. The values hold the secrets found.
+// fail the scan. The values hold the secrets found and the keystores
+// kept to be verified: scanner/cache's Seal encrypts any store's values
+// under a key kept outside it.
 type LayerCache interface {
 	// Get returns the value stored under key, and whether there is one.
 	Get(ctx context.Context, key string) ([]byte, bool, error)

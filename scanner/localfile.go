@@ -50,9 +50,14 @@ func openNoWait(p string) (*os.File, error) {
 }
 
 // checkLayoutBlobs refuses an OCI layout whose blobs directory holds
-// anything but regular files and directories: go-containerregistry opens
-// the blobs a manifest names, and a FIFO among them would block the scan.
+// anything but regular files and directories (go-containerregistry opens
+// the blobs a manifest names, and a FIFO among them would block the scan),
+// or whose index.json is over maxLayoutJSON.
 func checkLayoutBlobs(dir string) error {
+	// go-containerregistry reads index.json whole, too.
+	if st, err := os.Stat(filepath.Join(dir, "index.json")); err == nil && st.Size() > maxLayoutJSON {
+		return fmt.Errorf("not an OCI layout: %w", errTooLarge{"index.json", st.Size(), maxLayoutJSON})
+	}
 	var bad error
 	filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || bad != nil {

@@ -29,8 +29,9 @@ type Options struct {
 	TempDir string
 	// Cache, if set, keeps each completely read and verified layer's result
 	// (and the configs of daemon images), so that a re-scan, or another
-	// image sharing the layer, skips it. The results hold the secrets found:
-	// the store must be private. See LayerCache and scanner/cache.
+	// image sharing the layer, skips it. The results hold the secrets found
+	// and the keystores kept: wrap the store in cache.Seal (scanner/cache)
+	// so that its bytes reveal nothing. See LayerCache.
 	Cache LayerCache
 	// Engine runs the detection rules. Default: rules.DefaultEngine.
 	Engine *rules.Engine

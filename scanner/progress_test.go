@@ -57,14 +57,17 @@ func TestDetailedProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	cacheDir := t.TempDir()
+	store, err := cache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for round := 0; round < 2; round++ {
 		rec := &recorder{finished: map[int]int64{}}
 		tgt, err := scanner.Open(context.Background(), "oci:"+dir, scanner.SourceOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = scanner.New(scanner.Options{Progress: rec, Cache: cache.New(cacheDir), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}).Scan(context.Background(), tgt)
+		_, err = scanner.New(scanner.Options{Progress: rec, Cache: store, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}).Scan(context.Background(), tgt)
 		tgt.Close()
 		if err != nil {
 			t.Fatal(err)

@@ -178,7 +178,7 @@ func ociAll(dir, input string) ([]*Target, error) {
 	}
 	ts, err := indexTargets(idx, KindOCI, input)
 	for _, t := range ts {
-		t.Image = StoredImage(t.Image, layoutStorage)
+		t.Image = StoredImage(layoutImage{Image: t.Image, dir: dir}, layoutStorage)
 	}
 	return ts, err
 }
@@ -346,7 +346,7 @@ func openOCILayout(dir, ref string, platform *v1.Platform) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{Kind: KindOCI, Image: StoredImage(img, layoutStorage), Digest: digest}, nil
+	return &Target{Kind: KindOCI, Image: StoredImage(layoutImage{Image: img, dir: dir}, layoutStorage), Digest: digest}, nil
 }
 
 // pickImage chooses an image from an index: by ref name if given, else the

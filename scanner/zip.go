@@ -68,8 +68,11 @@ func walkZip(ctx context.Context, w *walker, e *entry, yield func(*entry) error,
 		ra = buf
 	}
 	// archive/zip finds the central directory from the end-of-central-
-	// directory record, and accounts for data prepended to the zip.
-	zr, err := zip.NewReader(ra, e.size)
+	// directory record, and accounts for data prepended to the zip; it
+	// reads every record into memory at once, so it is handed at most
+	// MaxEntries of them (see limitZip).
+	ra, size, cut := limitZip(ra, e.size, w.opts.MaxEntries)
+	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		if strict {
 			return err
@@ -84,6 +87,9 @@ func walkZip(ctx context.Context, w *walker, e *entry, yield func(*entry) error,
 		if err := zipMember(ctx, w, e, zf, ra, yield); err != nil {
 			return err
 		}
+	}
+	if cut {
+		w.skip(e.chain, "more than %d entries (--max-entries): the rest were not read", w.opts.MaxEntries)
 	}
 	return nil
 }

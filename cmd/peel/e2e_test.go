@@ -44,6 +44,11 @@ func TestMain(m *testing.M) {
 			log.Printf("building peel: %v\n%s", err, out)
 			return 1
 		}
+		// The layer cache's key is made in the user config directory on
+		// first use: the binary under test gets a config directory of its
+		// own, shared by the tests, never the user's.
+		os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+		os.Unsetenv("PEEL_CACHE_KEY")
 		fixtures = filepath.Join(dir, "fixtures")
 		if err := fixture.WriteAll(fixtures); err != nil {
 			log.Printf("writing fixtures: %v", err)

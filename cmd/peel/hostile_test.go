@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -13,9 +14,13 @@ import (
 	"github.com/peelscan/peel/internal/fixture"
 )
 
+// caseTime is the longest one item of the hostile corpus may take.
+const caseTime = 60 * time.Second
+
 // TestHostileCorpus scans every item of the hostile corpus with the built
 // binary and checks its outcome (exit status, what the report or error
-// says), that it did not panic, and that it stayed under 512 MiB.
+// says), that it did not panic, that it stayed under 512 MiB and within
+// a minute, and that Ctrl-C stops it within a second.
 func TestHostileCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the hostile corpus takes a few seconds to generate")
@@ -42,11 +47,17 @@ func TestHostileCorpus(t *testing.T) {
 	var peak int64
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			cmd := exec.Command(peelBin, "scan", "-f", "json", "--show-secrets", "--no-cache", c.Input)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*caseTime)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, peelBin, "scan", "-f", "json", "--show-secrets", "--no-cache", c.Input)
 			cmd.Dir = dir
 			var out, errb strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &errb
+			start := time.Now()
 			err := cmd.Run()
+			if took := time.Since(start); took > caseTime {
+				t.Errorf("took %v, over %v", took.Round(time.Second), caseTime)
+			}
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()
@@ -86,6 +97,34 @@ func TestHostileCorpus(t *testing.T) {
 		})
 	}
 	t.Logf("peak RSS over the corpus: %d MiB", peak>>20)
+
+	// Ctrl-C while keystores' key derivations run (40 stores that take
+	// seconds together): peel stops within a second.
+	t.Run("interrupted mid key derivation", func(t *testing.T) {
+		cmd := exec.Command(peelBin, "scan", "--no-cache", "oci-archive:pkcs12-budget.tar")
+		cmd.Dir = dir
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond) // the layers take a few ms; the derivations seconds
+		sent := time.Now()
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			ee, ok := err.(*exec.ExitError)
+			if took := time.Since(sent); !ok || ee.ExitCode() != 130 || took > time.Second {
+				t.Errorf("exit %v %v after SIGINT (stderr %q), want 130 within a second", err, took, errb.String())
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Error("still running 10 s after SIGINT")
+		}
+	})
 
 	// Ctrl-C mid-scan: "interrupted", exit 130, and nothing left in the
 	// temp directory.

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,12 +19,73 @@ import (
 
 	"github.com/peelscan/peel/internal/fixture"
 	"github.com/peelscan/peel/report"
+	"github.com/peelscan/peel/rules/keystore"
 )
 
 // checkCacheForLeaks makes TestNothingSecretLeaks search the layer cache's
-// bytes too. The cache keeps the secrets it found in plaintext until its
-// entries are encrypted; turn this on then.
-const checkCacheForLeaks = false
+// bytes too, for the secrets and the keystores, and scan with a copy of it
+// and another key.
+const checkCacheForLeaks = true
+
+// keystoresIn returns the keystore files in the layers of a docker save
+// archive, by their magic bytes.
+func keystoresIn(t *testing.T, archive string) [][]byte {
+	t.Helper()
+	img, err := tarball.ImageFromPath(archive, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			b, _ := io.ReadAll(tr)
+			if h.Typeflag == tar.TypeReg && keystore.Sniff(b) != keystore.None {
+				out = append(out, b)
+			}
+		}
+		rc.Close()
+	}
+	return out
+}
+
+// copyTree copies the regular files under src to dst, keeping their modes.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), info.Mode().Perm())
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
 
 // writeArchive saves an image built by build as a docker save tar in dir.
 func writeArchive(t *testing.T, dir, file string, build func() (v1.Image, error)) string {
@@ -212,9 +277,18 @@ func TestNothingSecretLeaks(t *testing.T) {
 
 			t.Run("cache", func(t *testing.T) {
 				if !checkCacheForLeaks {
-					t.Skip("the layer cache keeps found secrets in plaintext until its entries are encrypted (checkCacheForLeaks)")
+					t.Skip("checkCacheForLeaks is off")
 				}
-				for p, b := range filesUnder(t, cache) {
+				stores := keystoresIn(t, in.path)
+				if label != "config-fields" && len(stores) == 0 {
+					t.Fatal("no keystore in the image to look for")
+				}
+				files := filesUnder(t, cache)
+				entries := 0
+				for p, b := range files {
+					if strings.Count(strings.TrimPrefix(p, cache), "/") == 4 {
+						entries++ // peel/layers/xx/ENTRY, not the layout's marks
+					}
 					for _, s := range secrets {
 						for _, f := range forms(s) {
 							if strings.Contains(string(b), f) {
@@ -222,6 +296,36 @@ func TestNothingSecretLeaks(t *testing.T) {
 							}
 						}
 					}
+					for _, ks := range stores {
+						// As stored, as JSON writes bytes (base64), or any
+						// 32 bytes of it.
+						b64 := base64.StdEncoding.EncodeToString(ks)
+						if bytes.Contains(b, ks[len(ks)/2:len(ks)/2+32]) || strings.Contains(string(b), b64[len(b64)/2:len(b64)/2+44]) {
+							t.Errorf("cache file %s holds a keystore's bytes", p)
+						}
+					}
+				}
+				if entries < 2 {
+					t.Fatalf("the scan cached %d entries: nothing was checked (%d files)", entries, len(files))
+				}
+				t.Logf("cache: %d entries searched for %d secrets and %d keystores", entries, len(secrets), len(stores))
+
+				// Copied to another machine: with the key, every layer is
+				// served from it; without it, none is.
+				copied := t.TempDir()
+				copyTree(t, cache, copied)
+				scan := func(config string) *report.Report {
+					r := peelEnv(t, []string{"XDG_CACHE_HOME=" + copied, "XDG_CONFIG_HOME=" + config}, "", "scan", "--explain", "-f", "json", in.path)
+					if r.code != 1 {
+						t.Fatalf("exit %d\n%s", r.code, r.stderr)
+					}
+					return decode(t, r)
+				}
+				if got := scan(os.Getenv("XDG_CONFIG_HOME")).Summary; got.CachedLayers != got.Layers {
+					t.Errorf("with the key, %d of %d layers came from the copied cache", got.CachedLayers, got.Layers)
+				}
+				if got := scan(t.TempDir()).Summary; got.CachedLayers != 0 {
+					t.Errorf("without the key, %d layers came from the copied cache", got.CachedLayers)
 				}
 			})
 		})

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/peelscan/peel/internal/privdir"
 	"github.com/peelscan/peel/report"
 	"github.com/peelscan/peel/rules"
 	"github.com/peelscan/peel/scanner"
@@ -121,7 +122,7 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.noGitleaks, "no-gitleaks", false, "run peel's own detectors only, without gitleaks' rule catalogue")
 	f.BoolVar(&o.scan.Explain, "explain", false, "list what was looked at and dismissed (placeholders, labels, trust stores, …) and why")
 	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party code (test/, tests/, fixtures/, testdata/, examples/, *_test.go, … of bundled jars, Python packages, node_modules, Go trees and modules, gems, software under /usr)")
-	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory of cached layer results (keyed by verified layer digest, walker and ruleset versions and the options that change results; holds the secrets found, so it is private)")
+	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory of cached layer results (keyed by verified layer digest, walker and ruleset versions and the options that change results), encrypted with the key in $PEEL_CACHE_KEY or ~/.config/peel/cache-key; refused if another user owns it or others may write it")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not read or write the layer cache")
 	f.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest a whole run may take (registry pulls, scanning, writing the reports); past it peel stops with exit status 2, naming the registry it was waiting on")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to FILE (for developers)")
@@ -197,7 +198,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	o.scan.Engine = engine
 	if !o.noCache && o.cacheDir != "" {
-		o.scan.Cache = cache.New(o.cacheDir)
+		if o.scan.Cache, err = openCache(o.cacheDir); err != nil {
+			return err
+		}
 	}
 
 	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat, AllowForeignLayers: o.foreign, Logger: log}
@@ -209,7 +212,11 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 
 	// Spill files and unpacked archives live in a private directory that
-	// is removed however the scan ends.
+	// is removed however the scan ends, made where no one else can move
+	// it.
+	if err := privdir.CheckTemp(os.TempDir()); err != nil {
+		return fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
+	}
 	tmp, err := os.MkdirTemp("", "peel-")
 	if err != nil {
 		return err
@@ -479,6 +486,54 @@ func defaultCacheDir() string {
 		return ""
 	}
 	return filepath.Join(d, "peel", "layers")
+}
+
+// cacheKeyEnv holds the layer cache's key when set (a CI secret shared by
+// the runners of one cache); otherwise the key is kept in cacheKeyFile
+// under the user config directory, made on first use.
+const (
+	cacheKeyEnv  = "PEEL_CACHE_KEY"
+	cacheKeyFile = "cache-key"
+)
+
+// openCache opens the layer cache in dir, its entries sealed with the key
+// from PEEL_CACHE_KEY or the user's key file. A directory or key file that
+// is not private is refused.
+func openCache(dir string) (scanner.LayerCache, error) {
+	d, err := cache.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cache directory: %w", advise(err, "pass --cache-dir with a directory of your own, or --no-cache"))
+	}
+	var key *cache.Key
+	if v := os.Getenv(cacheKeyEnv); v != "" {
+		if key, err = cache.NewKey([]byte(v)); err != nil {
+			return nil, fmt.Errorf("%s: %w", cacheKeyEnv, err)
+		}
+	} else {
+		cfg, err := os.UserConfigDir()
+		if err != nil {
+			return nil, fmt.Errorf("cache key: no user config directory to keep it in (%v): set %s, or pass --no-cache", err, cacheKeyEnv)
+		}
+		if key, err = cache.LoadKey(filepath.Join(cfg, "peel", cacheKeyFile)); err != nil {
+			return nil, fmt.Errorf("cache key: %w", err)
+		}
+	}
+	return cache.Seal(d, key), nil
+}
+
+// advise adds what to do to a refusal of a directory or file that is not
+// private; other errors are left as they are.
+func advise(err error, fix string) error {
+	var pe *privdir.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	e := *pe
+	if e.Fix != "" {
+		fix = e.Fix + ", or " + fix
+	}
+	e.Fix = fix
+	return &e
 }
 
 // defaultIgnoreFile is read from the working directory when --ignore-file

@@ -141,6 +141,17 @@ func PKCS12(password, alias string) []byte {
 	return pfx
 }
 
+// PKCS12Iterations is PKCS12 with every key derivation (the MAC's, the
+// key's and the certificates' encryption) run for iterations rounds.
+func PKCS12Iterations(password, alias string, iterations int) []byte {
+	k := NewKey(alias, alias+".peel.test")
+	pfx, err := pkcs12.Modern.WithIterations(iterations).WithRand(Reader("p12:"+password)).Encode(k.Private, k.Cert, nil, password)
+	if err != nil {
+		panic(fmt.Sprintf("testkeys: PKCS#12 %q: %v", alias, err))
+	}
+	return pfx
+}
+
 // JCEKS writes a store in the JCEKS format (magic 0xCECECECE) holding one
 // private-key entry per alias. The entries are laid out as in JKS, which
 // JCEKS shares; the keys are protected as keystore-go protects JKS keys

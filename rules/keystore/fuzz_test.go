@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,7 +23,7 @@ func FuzzInspectKeystore(f *testing.F) {
 		if err != nil || k == nil {
 			return
 		}
-		k.Open([]Candidate{{Password: "pw-123456", Source: "fuzz"}})
+		k.Open(context.Background(), []Candidate{{Password: "pw-123456", Source: "fuzz"}}, NewWork(1_000_000))
 		k.HoldsKeys()
 	})
 }

@@ -8,7 +8,7 @@ package keystore
 
 import (
 	"bytes"
-	"crypto/rand"
+	"context"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -111,14 +111,18 @@ type Store struct {
 	Password string
 	Source   string // where the password was found, as the caller named it
 	// KeyDecrypts lists the private-key aliases whose key decrypts with the
-	// store password too (JKS and PKCS#12 tell this).
+	// store password too: JKS tells this; a PKCS#12 store's keys are
+	// protected by its password, and are all listed.
 	KeyDecrypts []string
-	// Untried counts the passwords Open did not try because the store's
-	// key-derivation cost used up its work budget; 0 when all were tried.
-	Untried int
+	// Untried counts the passwords Open did not try because their key
+	// derivation would have gone past the store's own work budget or, when
+	// ScanBudget is set, the scan's (the Work given to Open); 0 when all
+	// were tried.
+	Untried    int
+	ScanBudget bool
 
-	data       []byte
-	iterations int64 // largest PBKDF iteration count in a PKCS#12 file
+	data []byte
+	p12  *pkcs12Layout
 }
 
 // PrivateKeyAliases returns the aliases of the private-key entries.
@@ -163,11 +167,9 @@ func Inspect(data []byte) (*Store, error) {
 	case JKS, JCEKS:
 		k.Entries, k.Complete, err = walkJKS(data)
 	case PKCS12:
-		k.iterations = maxIterations(data)
-		if k.iterations > MaxPKCS12Iterations {
-			return nil, fmt.Errorf("%s: iteration count %d is over the limit of %d", t, k.iterations, MaxPKCS12Iterations)
+		if k.p12, err = readPKCS12(data); err == nil {
+			k.Entries, k.Complete = k.p12.entries, k.p12.complete
 		}
-		k.Entries, k.Complete, err = walkPKCS12(data)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t, err)
@@ -181,29 +183,55 @@ type Candidate struct {
 	Source   string
 }
 
+// Work is a budget of key-derivation rounds shared by the Opens of one
+// scan, so that many stores and many passwords together cannot stall it.
+// It is not safe for concurrent use.
+type Work struct{ left int64 }
+
+// DefaultWork is the key-derivation rounds a scan may spend: about ten
+// seconds of SHA-1 or SHA-256.
+const DefaultWork = 50_000_000
+
+// NewWork returns a budget of rounds.
+func NewWork(rounds int64) *Work { return &Work{left: rounds} }
+
+// Left returns the rounds not spent yet.
+func (w *Work) Left() int64 { return w.left }
+
 // Open tries each candidate, then DefaultPasswords, on the keystore and
-// records the first that opens it. It reports whether one did. A PKCS#12
-// store whose iteration counts make each try expensive gets fewer tries
-// (see Untried).
-func (k *Store) Open(candidates []Candidate) bool {
+// records the first that opens it. It reports whether one did. The
+// key derivations of a PKCS#12 store's tries are counted against the
+// store's own budget and against work (nil: no scan-wide budget); a try
+// either would exceed is not made (see Untried). It stops, opening
+// nothing, when ctx ends, within a few milliseconds even mid-derivation.
+func (k *Store) Open(ctx context.Context, candidates []Candidate, work *Work) bool {
 	tried := make(map[string]bool, len(candidates)+len(DefaultPasswords))
-	budget := -1 // tries left; -1 is unlimited
-	if k.iterations > 0 {
-		budget = int(max(1, pkcs12WorkBudget/k.iterations))
+	var cost int64
+	storeLeft := int64(pkcs12WorkBudget)
+	if k.p12 != nil {
+		cost = k.p12.mac.cost()
 	}
 	try := func(pw, source string) bool {
-		if tried[pw] {
+		if tried[pw] || ctx.Err() != nil {
 			return false
 		}
 		tried[pw] = true
-		if budget == 0 {
-			k.Untried++
-			return false
+		if cost > 0 {
+			if work != nil && work.left < cost {
+				k.Untried++
+				k.ScanBudget = true
+				return false
+			}
+			if storeLeft < cost {
+				k.Untried++
+				return false
+			}
+			storeLeft -= cost
+			if work != nil {
+				work.left -= cost
+			}
 		}
-		if budget > 0 {
-			budget--
-		}
-		if !k.tryPassword(pw) {
+		if !k.tryPassword(ctx, pw, work) {
 			return false
 		}
 		k.Opened, k.Password, k.Source = true, pw, source
@@ -222,14 +250,14 @@ func (k *Store) Open(candidates []Candidate) bool {
 	return false
 }
 
-func (k *Store) tryPassword(pw string) bool {
+func (k *Store) tryPassword(ctx context.Context, pw string, work *Work) bool {
 	switch k.Type {
 	case JKS:
 		return k.openJKS(pw)
 	case JCEKS:
 		return jksDigestMatches(k.data, pw)
 	case PKCS12:
-		return k.openPKCS12(pw)
+		return k.openPKCS12(ctx, pw, work)
 	}
 	return false
 }
@@ -271,31 +299,40 @@ func jksDigestMatches(data []byte, pw string) bool {
 	return bytes.Equal(h.Sum(nil), data[len(data)-sha1.Size:])
 }
 
-// openPKCS12 reports whether pw passes the store's MAC. go-pkcs12 checks
-// the MAC before it reads any bag, so once a random password has been
-// refused as incorrect, any other error for pw comes after the MAC passed
-// (for instance a store of several keys, which DecodeChain declines).
-func (k *Store) openPKCS12(pw string) bool {
-	_, _, _, err := pkcs12.DecodeChain(k.data, pw)
-	if err == nil {
-		k.KeyDecrypts = k.PrivateKeyAliases()
-		if len(k.KeyDecrypts) == 0 {
-			k.KeyDecrypts = []string{""}
-		}
-		return true
-	}
-	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+// openPKCS12 reports whether pw passes the store's MAC, which is what
+// opening a PKCS#12 store with a password means. A store whose bags are
+// not all in plain data is then decrypted with go-pkcs12 to tell a trust
+// store (certificates only, no keys), if work allows its cost; the
+// decryption is left to finish on its own if ctx ends first (its rounds
+// are bounded by MaxPKCS12Iterations).
+func (k *Store) openPKCS12(ctx context.Context, pw string, work *Work) bool {
+	ok, err := k.p12.mac.macMatches(ctx, pw)
+	if err != nil || !ok {
 		return false
 	}
-	if _, terr := pkcs12.DecodeTrustStore(k.data, pw); terr == nil {
-		// Every bag is a trusted certificate: no keys after all.
-		k.Entries, k.Complete = nil, true
+	k.KeyDecrypts = k.PrivateKeyAliases()
+	if k.Complete {
 		return true
 	}
-	var sentinel [16]byte
-	_, _ = rand.Read(sentinel[:])
-	_, _, _, serr := pkcs12.DecodeChain(k.data, fmt.Sprintf("%x", sentinel))
-	return errors.Is(serr, pkcs12.ErrIncorrectPassword)
+	if cost := k.p12.mac.cost() + k.p12.decryptCost; work == nil || work.left >= cost {
+		if work != nil {
+			work.left -= cost
+		}
+		done := make(chan bool, 1)
+		go func() {
+			_, err := pkcs12.DecodeTrustStore(k.data, pw)
+			done <- err == nil
+		}()
+		select {
+		case trust := <-done:
+			if trust {
+				// Every bag is a trusted certificate: no keys after all.
+				k.Entries, k.Complete, k.KeyDecrypts = nil, true, nil
+			}
+		case <-ctx.Done():
+		}
+	}
+	return true
 }
 
 // walkJKS lists the entries of a JKS or JCEKS store, checking every length
