@@ -228,6 +228,11 @@ func (r *Registry) DockerConfig(t testing.TB, host, password string) string {
 	return dir
 }
 
+// Certificates makes a certificate authority and a certificate for
+// 127.0.0.1 and localhost it signed, valid for a day, for other servers of
+// the tests (redistest's TLS).
+func Certificates() (caPEM, certPEM, keyPEM []byte, err error) { return certificates() }
+
 func certificates() (caPEM, certPEM, keyPEM []byte, err error) {
 	now := time.Now()
 	return certificatesFor(now.Add(-time.Hour), now.Add(24*time.Hour))
