@@ -34,6 +34,10 @@ func (tableWriter) Write(w io.Writer, r *Report) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
+		if img.Error != "" {
+			fmt.Fprintf(w, "%s: error: %s\n", Printable(img.Input), Printable(img.Error))
+			continue
+		}
 		fmt.Fprintf(w, "%s (%s", Printable(img.Input), img.Kind)
 		if img.Platform != "" {
 			fmt.Fprintf(w, ", %s", Printable(img.Platform))
@@ -80,9 +84,17 @@ func SummaryLine(r *Report) string {
 	if s.Incomplete > 0 {
 		fmt.Fprintf(&b, "; %d part(s) not fully scanned", s.Incomplete)
 	}
-	fmt.Fprintf(&b, ". Read %d layer(s)", s.Layers)
-	if s.CachedLayers > 0 {
-		fmt.Fprintf(&b, " (%d from the cache)", s.CachedLayers)
+	if s.Errors > 0 {
+		fmt.Fprintf(&b, "; %d image(s) could not be scanned", s.Errors)
+	}
+	if s.SharedLayers > 0 {
+		fmt.Fprintf(&b, ". %d distinct layer(s) of %d: %d read, %d shared between images, %d from the cache",
+			s.DistinctLayers, s.Layers, s.DistinctLayers-s.CachedLayers, s.SharedLayers, s.CachedLayers)
+	} else {
+		fmt.Fprintf(&b, ". Read %d layer(s)", s.Layers)
+		if s.CachedLayers > 0 {
+			fmt.Fprintf(&b, " (%d from the cache)", s.CachedLayers)
+		}
 	}
 	fmt.Fprintf(&b, ", %d file(s), %d archive(s), %s in %.1fs.", s.Files, s.Archives, humanBytes(s.Bytes), s.Seconds)
 	return b.String()

@@ -31,6 +31,9 @@ type Options struct {
 	// image sharing the layer, skips it. The results hold the secrets found:
 	// the store must be private. See LayerCache and scanner/cache.
 	Cache LayerCache
+	// Share, if set, shares layer results between the images of a run:
+	// each layer is read once however many images hold it. See Share.
+	Share *Share
 	// Engine runs the detection rules. Default: rules.DefaultEngine.
 	Engine *rules.Engine
 	// Progress, if set, is told how far each layer has been read.

@@ -33,7 +33,7 @@ with the passwords it finds. Reports: table, JSON, SARIF.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newScanCommand(), &cobra.Command{
+	root.AddCommand(newScanCommand(), newEnqueueCommand(), newWorkerCommand(), newResultsCommand(), &cobra.Command{
 		Use:   "version",
 		Short: "Print peel's version",
 		Args:  cobra.NoArgs,

@@ -19,7 +19,6 @@ import (
 	"github.com/peelscan/peel/report"
 	"github.com/peelscan/peel/rules"
 	"github.com/peelscan/peel/scanner"
-	"github.com/peelscan/peel/scanner/cache"
 )
 
 // scanOptions holds the scan command's flags.
@@ -47,6 +46,7 @@ type scanOptions struct {
 	cpuProfile  string
 	timeout     time.Duration
 	scan        scanner.Options
+	many        manyFlags
 }
 
 const scanLong = `Scan container images for baked-in secrets.
@@ -72,7 +72,12 @@ func newScanCommand() *cobra.Command {
 		Example: `  peel scan prabath/insecure-sts-ch10:v1
   peel scan docker-archive:sts-v1.tar --format json
   peel scan dir:config/`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && o.many.fromFile == "" {
+				return errors.New("requires at least 1 arg(s): an IMAGE (or --from-file)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, o, args) },
 	}
 	f := cmd.Flags()
@@ -107,6 +112,7 @@ func newScanCommand() *cobra.Command {
 	f.Int64Var(&o.scan.MaxTotalInflate, "max-total-inflate", scanner.DefaultMaxTotalInflate, "most bytes to decompress in one scan, layers and nested archives together")
 	f.Int64Var(&o.scan.MaxRatio, "max-ratio", scanner.DefaultMaxRatio, "highest compression ratio (uncompressed:compressed) of a layer stream or archive member, checked past 16 MiB")
 	f.IntVar(&o.scan.MaxEntries, "max-entries", scanner.DefaultMaxEntries, "most members to read from one archive")
+	addManyFlags(f, &o.many)
 	return cmd
 }
 
@@ -146,9 +152,15 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		return fmt.Errorf("%s: %w", o.config, err)
 	}
 	o.scan.Engine = engine
-	if !o.noCache && o.cacheDir != "" {
-		o.scan.Cache = cache.New(o.cacheDir)
+	cacheCtx, cancelCache := context.WithTimeout(cmd.Context(), 30*time.Second)
+	var closeCache func()
+	o.scan.Cache, closeCache, err = o.many.layerCache(cacheCtx, o.noCache, o.cacheDir)
+	cancelCache()
+	if err != nil {
+		return err
 	}
+	defer closeCache()
+	o.scan.Share = scanner.NewShare(shareMemory(o.scan.Cache))
 
 	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat, AllowForeignLayers: o.foreign}
 	if srcOpts.Transport, srcOpts.Credentials, err = registryAccess(o, cmd.InOrStdin()); err != nil {
@@ -197,7 +209,7 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	ctx, cancel := context.WithTimeoutCause(cmd.Context(), o.timeout, errTimedOut)
 	defer cancel()
-	progress := newProgress(os.Stderr, o.quiet)
+	progress := newProgress(os.Stderr, o.quiet || o.many.many())
 	if progress != nil {
 		o.scan.Progress = progress
 		defer progress.clear()
@@ -205,7 +217,18 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	sc := scanner.New(o.scan)
 	start := time.Now()
 	var results []*scanner.Result
-	for _, input := range args {
+	one := args // scanned one by one below; the first failure ends the run
+	if o.many.many() {
+		one = nil
+		inputs, err := o.many.inputs(ctx, args, cmd.InOrStdin(), srcOpts)
+		if err != nil {
+			return o.failure(ctx, "", err)
+		}
+		if results, err = scanMany(ctx, o, sc, srcOpts, inputs); err != nil {
+			return o.failure(ctx, "", err)
+		}
+	}
+	for _, input := range one {
 		if progress != nil {
 			progress.start(input)
 		}
@@ -239,6 +262,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	if !o.quiet && !tableOnStdout {
 		fmt.Fprintln(cmd.ErrOrStderr(), report.SummaryLine(rep))
+	}
+	if n := failedImages(results); n > 0 {
+		return errImagesFailed(n)
 	}
 	if failOn != rules.SeverityNone && rep.MaxSeverity() >= failOn {
 		return errFindings
