@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -48,6 +49,9 @@ func IsRegistryHost(target string) bool {
 // (credentials, TLS, mirrors, deadlines) is as for a scan with opts. A
 // registry that does not serve its catalog is an error that says so.
 func ListImages(ctx context.Context, target string, lo ListOptions, opts SourceOptions) ([]string, error) {
+	if opts.Platform == nil {
+		opts.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
 	if lo.Tags != "" {
 		if _, err := path.Match(lo.Tags, ""); err != nil {
 			return nil, fmt.Errorf("tag filter %q: %w", lo.Tags, err)

@@ -101,9 +101,9 @@ func sameReport(t *testing.T, what string, a, b *report.Report, host func(string
 	norm := func(r *report.Report) string {
 		type img struct {
 			Input, Kind, ImageID, Digest, Ref, Platform, Error string
-			Layers                                              []report.Layer
-			Findings                                            []report.Finding
-			Incomplete                                          []report.Incomplete
+			Layers                                             []report.Layer
+			Findings                                           []report.Finding
+			Incomplete                                         []report.Incomplete
 		}
 		var out []img
 		for _, im := range r.Images {
