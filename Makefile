@@ -130,8 +130,8 @@ realworld-peers: build bench-tools
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal $$(find testdata -path testdata/build -prune -o -name '*.go' -print)); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/redis ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/redis ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
+	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/redis ./testdata/fleetbench ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/redis ./testdata/fleetbench ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
 
 clean:
 	rm -rf bin $(BUILD) .tools
@@ -164,6 +164,13 @@ bench: bench-tools
 bench-tools: $(TRIVY)
 $(TRIVY):
 	GOEXPERIMENT=jsonv2 GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0
+
+# A whole registry spread over 1, 2 and 3 peel workers on a queue and
+# layer cache in Redis (docker-registry and redis-server on 127.0.0.1):
+# images and layers per hour, cold and warm, appended to BENCHMARKS.md.
+.PHONY: fleetbench
+fleetbench:
+	$(GO) run ./testdata/fleetbench
 
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./rules/... ./scanner
