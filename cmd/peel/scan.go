@@ -60,7 +60,13 @@ IMAGE is one of:
   dir:PATH                  a directory, a jar or any single file
 An existing local path needs no prefix: its kind is told from its contents.
 
-Exit status: 0 no finding at or above --fail-on, 1 findings, 2 error,
+With --all-tags, each IMAGE is a repository (HOST/REPO) whose every tag is
+scanned, or a registry (HOST) whose every repository is, from its catalog;
+--from-file adds IMAGEs from a file. In such a run an image that cannot be
+scanned is an error entry in the report and the others go on.
+
+Exit status: 0 no finding at or above --fail-on, 1 findings, 2 error (or,
+in a run over many images, any image that could not be scanned),
 130 interrupted (Ctrl-C), 141 standard output closed early.`
 
 func newScanCommand() *cobra.Command {
