@@ -163,6 +163,39 @@ func isWordByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c >= 0x80
 }
 
+// excerpt is the report's form of a finding's excerpt: with a redactor,
+// the secret is replaced by its redacted form at each of its places, and
+// every secret of the report elsewhere in the lines; without one
+// (--show-secrets), the lines as they are.
+func (r *redactor) excerpt(ex *scanner.Excerpt, secret string) *Excerpt {
+	if ex == nil || len(ex.Lines) == 0 {
+		return nil
+	}
+	out := &Excerpt{FirstLine: ex.First, Lines: append([]string(nil), ex.Lines...)}
+	if r == nil {
+		return out
+	}
+	// The places, last first, so that earlier offsets stay right.
+	spans := append([]scanner.Span(nil), ex.Spans...)
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].Line != spans[j].Line {
+			return spans[i].Line > spans[j].Line
+		}
+		return spans[i].Start > spans[j].Start
+	})
+	for _, s := range spans {
+		if s.Line < 0 || s.Line >= len(out.Lines) || s.Start < 0 || s.End > len(out.Lines[s.Line]) || s.Start > s.End {
+			return nil // not this excerpt's places: show nothing rather than guess
+		}
+		l := out.Lines[s.Line]
+		out.Lines[s.Line] = l[:s.Start] + Redact(secret) + l[s.End:]
+	}
+	for i, l := range out.Lines {
+		out.Lines[i] = r.s(l)
+	}
+	return out
+}
+
 // finding redacts the secret of a finding and every string in it that
 // comes from the image.
 func (r *redactor) finding(f *Finding) {

@@ -29,6 +29,11 @@ type Options struct {
 	// FingerprintKey, when set, makes each fingerprint an HMAC under it
 	// of the finding's place and its secret (see Fingerprint).
 	FingerprintKey []byte
+	// Severities, when set, are the severities reported: findings of the
+	// others are left out of every format and counted in
+	// Summary.Filtered. Their secrets are still redacted wherever else
+	// they appear.
+	Severities []rules.Severity
 }
 
 // Report is the document every writer renders; its JSON form is the
@@ -117,8 +122,17 @@ type Finding struct {
 	Remediation    string         `json:"remediation"`
 	Fingerprint    string         `json:"fingerprint"`
 	Suppression    *Suppression   `json:"suppression,omitempty"`
+	Excerpt        *Excerpt       `json:"excerpt,omitempty"`
 
 	kind rules.Kind // the rule's, for the table's wording; not in the JSON
+}
+
+// Excerpt is the source around a finding in a text file, as the report
+// shows it: every secret in it masked (the finding's own where it
+// stands, then every other secret of the report), unless ShowSecrets.
+type Excerpt struct {
+	FirstLine int      `json:"first_line"` // the line number of Lines[0]
+	Lines     []string `json:"lines"`
 }
 
 // Incomplete is a part of the input a limit or a malformed file kept from
@@ -137,6 +151,7 @@ type Stats struct {
 	Files        int   `json:"files"`
 	Archives     int   `json:"archives"`
 	Bytes        int64 `json:"bytes"`
+	Skipped      int   `json:"skipped"`
 }
 
 // Summary totals the report.
@@ -147,11 +162,13 @@ type Summary struct {
 	Suppressed   int            `json:"suppressed"`
 	Baselined    int            `json:"baselined"`
 	Incomplete   int            `json:"incomplete"`
+	Filtered     int            `json:"filtered"`
 	Layers       int            `json:"layers"`
 	CachedLayers int            `json:"cached_layers"`
 	Files        int            `json:"files"`
 	Archives     int            `json:"archives"`
 	Bytes        int64          `json:"bytes"`
+	Skipped      int            `json:"skipped"`
 	Seconds      float64        `json:"seconds"`
 
 	// Errors counts the images that could not be scanned. SharedLayers
@@ -187,7 +204,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		img := Image{
 			Input: res.Input, Kind: res.Kind, ImageID: res.ImageID, Digest: res.Digest, Ref: res.Ref, Platform: res.Platform,
 			Layers: []Layer{}, Findings: []Finding{}, Incomplete: []Incomplete{},
-			Stats: Stats{Layers: res.Stats.Layers, CachedLayers: res.Stats.CachedLayers, SharedLayers: res.Stats.SharedLayers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes},
+			Stats: Stats{Layers: res.Stats.Layers, CachedLayers: res.Stats.CachedLayers, SharedLayers: res.Stats.SharedLayers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes, Skipped: res.Stats.Skipped},
 			Error: red.s(res.Error),
 		}
 		if img.Error != "" {
@@ -201,6 +218,10 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		}
 		for i := range res.Findings {
 			f := &res.Findings[i]
+			if !wanted(opts.Severities, f.Severity) {
+				r.Summary.Filtered++
+				continue
+			}
 			rule := res.Rules[f.RuleID]
 			if rule.ID == "" {
 				rule, _ = rules.Lookup(f.RuleID)
@@ -216,7 +237,8 @@ func Build(results []*scanner.Result, opts Options) *Report {
 				Verified: f.Verified, VerifiedBy: f.VerifiedBy, Opens: f.Opens,
 				KeystoreType: f.KeystoreType, Aliases: f.Aliases,
 				Remediation: rule.Remediation, Fingerprint: Fingerprint(f, occurrence(occurrences, f), opts.FingerprintKey),
-				kind: rule.Kind,
+				Excerpt: red.excerpt(f.Excerpt, f.Secret),
+				kind:    rule.Kind,
 			}
 			// The ignore file and the baseline match what was found, not
 			// what is shown.
@@ -251,6 +273,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		r.Summary.Files += img.Stats.Files
 		r.Summary.Archives += img.Stats.Archives
 		r.Summary.Bytes += img.Stats.Bytes
+		r.Summary.Skipped += img.Stats.Skipped
 		r.Images = append(r.Images, img)
 	}
 	r.Summary.Images = len(r.Images)
@@ -262,13 +285,27 @@ func Build(results []*scanner.Result, opts Options) *Report {
 	return r
 }
 
+// wanted reports whether a severity is among those asked for (all, when
+// none are).
+func wanted(severities []rules.Severity, s rules.Severity) bool {
+	if len(severities) == 0 {
+		return true
+	}
+	for _, w := range severities {
+		if w == s {
+			return true
+		}
+	}
+	return false
+}
+
 // Writer renders a report in one format.
 type Writer interface {
 	Write(w io.Writer, r *Report) error
 }
 
 var writers = map[string]Writer{
-	"table": tableWriter{},
+	"table": tableWriter{}, // Table(TableOptions{}): no terminal
 	"json":  jsonWriter{},
 	"sarif": sarifWriter{},
 }

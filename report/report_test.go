@@ -192,15 +192,21 @@ func TestTableDetails(t *testing.T) {
 		{Finding: rules.Finding{RuleID: rules.RuleContentTrustKey, Severity: rules.SeverityHigh, Line: 1, Key: "role root", Secret: "cm9vdC1rZXk"}, Path: []string{"/root/.docker/trust/private/a.key"}},
 		{Finding: rules.Finding{RuleID: rules.RuleConfigSecret, Severity: rules.SeverityHigh, Line: 2, Key: "db.password", Secret: "s3cret-1"}, Path: []string{"/app/application.properties"}},
 	}}
-	w, _ := report.ByName("table")
-	var b bytes.Buffer
-	if err := w.Write(&b, report.Build([]*scanner.Result{res}, report.Options{})); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{"│ OPENSSH PRIVATE KEY", "│ role root", "│ key db.password"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q:\n%s", want, out)
+	// In both layouts: a table's cell, a block's details.
+	var out string
+	for _, layout := range []struct {
+		opts  report.TableOptions
+		start string
+	}{{report.TableOptions{Width: 200}, "│ "}, {report.TableOptions{}, "; "}} {
+		var b bytes.Buffer
+		if err := report.Table(layout.opts).Write(&b, report.Build([]*scanner.Result{res}, report.Options{})); err != nil {
+			t.Fatal(err)
+		}
+		out += b.String()
+		for _, want := range []string{"OPENSSH PRIVATE KEY", "role root", "key db.password"} {
+			if !strings.Contains(b.String(), layout.start+want) {
+				t.Errorf("table lacks %q:\n%s", layout.start+want, b.String())
+			}
 		}
 	}
 	if strings.Contains(out, "key OPENSSH") || strings.Contains(out, "key role") {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/peelscan/peel/internal/glob"
 )
 
 // Suppression says why a finding is not reported: an entry of the ignore
@@ -64,7 +66,7 @@ func ParseIgnoreFile(name string, r io.Reader) (*IgnoreFile, error) {
 		if hexFingerprint.MatchString(line) {
 			e.fingerprint = line
 		} else {
-			re, err := globRegexp(line)
+			re, err := glob.Compile(line)
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 			}
@@ -76,31 +78,6 @@ func ParseIgnoreFile(name string, r io.Reader) (*IgnoreFile, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, nil
-}
-
-// globRegexp compiles a location glob.
-func globRegexp(g string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^")
-	for i := 0; i < len(g); i++ {
-		switch c := g[i]; {
-		case c == '*' && i+1 < len(g) && g[i+1] == '*':
-			b.WriteString(".*")
-			i++
-		case c == '*':
-			b.WriteString("[^/!]*")
-		case c == '?':
-			b.WriteString("[^/!]")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	b.WriteString("$")
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("bad glob %q: %w", g, err)
-	}
-	return re, nil
 }
 
 // match returns the suppression for a finding, or nil.

@@ -31,6 +31,19 @@ func BenchmarkScanFileProperties(b *testing.B) {
 	}
 }
 
+// BenchmarkScanFilePropertiesEscapes: a properties file whose every line
+// has backslashes (Windows paths, escapes in values), each of which the
+// detector must look at, since a backslash in a key may spell a hint.
+func BenchmarkScanFilePropertiesEscapes(b *testing.B) {
+	e, _ := DefaultEngine()
+	data := []byte(strings.Repeat("app.dir=C:\\\\Program Files\\\\App\\\\data\nmsg.welcome=Willkommen, \\u00fcber uns\n", 1000) + "db.p\\u0061ssword=s3cr3t-bench\n")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		e.ScanFile("/app/application.properties", data)
+	}
+}
+
 func BenchmarkIsTextBinary(b *testing.B) {
 	data := testkeys.NewKey("bench", "bench").Cert.Raw
 	b.SetBytes(int64(len(data)))

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Rule describes one kind of finding: what it means, how to fix it, what
@@ -144,6 +146,20 @@ func entrypoint(text string, want ...Want) Example {
 
 func env(kv string, want ...Want) Example {
 	return Example{Source: SourceEnv, Text: kv, Want: want}
+}
+
+// utf16 is text as a Windows tool saves it: UTF-16 with a byte order mark,
+// little endian (or big, with be).
+func utf16(text string, be bool) string {
+	order := unicode.LittleEndian
+	if be {
+		order = unicode.BigEndian
+	}
+	out, err := unicode.UTF16(order, unicode.UseBOM).NewEncoder().String(text)
+	if err != nil {
+		panic(err) // not reached: every string encodes
+	}
+	return out
 }
 
 // at is a finding of the example's own rule.

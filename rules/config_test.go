@@ -1,10 +1,14 @@
 package rules
 
 import (
+	"fmt"
 	"math/rand"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/magiconair/properties"
 
 	"github.com/peelscan/peel/internal/fixture"
 )
@@ -138,17 +142,37 @@ func TestPropertiesKeystoreLinks(t *testing.T) {
 	}
 }
 
-// TestPropertiesFastPath: on files with no carriage return and no continued
-// line, properties are read by jumping from hint to hint; the same files
-// read line by line (as a file that may continue lines is) must give the
-// same findings.
+// TestPropertiesFastPath: the properties detector parses only the logical
+// lines where a key hint, a keystore suffix or a backslash starts, and on
+// files with no carriage return and no continued line it jumps from hint
+// to hint. Both must find what parsing every logical line finds
+// (propertiesReference): the same findings, keystore links and malformed
+// lines, including keys Java reads through escapes and continuations
+// (db.p\u0061ssword, db.p\assword, db.pa\⏎ssword). The same files read
+// line by line (as a file that may continue lines is) give the same
+// findings as hint to hint.
 func TestPropertiesFastPath(t *testing.T) {
 	r := rand.New(rand.NewSource(9))
-	keys := []string{"db.password", "app.Token", "x.secret_key", "name", "server.ssl.key-store", "a\\=pass", "PWD", "list.values", "client.credential"}
-	values := []string{"hunter2-fast-1", "the secret is out", "classpath:store.jks", "${ENV_PW}", "v4lue-With-D1gits", "", "a token list"}
-	seps := []string{"=", " = ", ":", " ", "\t=\t"}
-	for round := 0; round < 300; round++ {
+	keys := []string{"db.password", "app.Token", "x.secret_key", "name", "server.ssl.key-store", "a\\=pass", "PWD", "list.values", "client.credential",
+		"db.p\\u0061ssword", "db.p\\assword", "\\u0070wd", "app.\\u0054oken", "x.s\\u0065cret", "api\\u002dkey", "db.p\\u0061th", "k\\u00zz.password",
+		"pass\\ word", "server.ssl.trust-store", "name\\=x", "DB_PASSWORD", "spring-datasource-password", "db.p\\u00E4ssword", "store"}
+	values := []string{"hunter2-fast-1", "the secret is out", "classpath:store.jks", "${ENV_PW}", "v4lue-With-D1gits", "", "a token list",
+		"C:\\\\dir\\\\x.p12", "s3cr\\u0065t-esc", "p\xe4ss-latin1", "/opt/trust.JKS", "x\\u00zz"}
+	seps := []string{"=", " = ", ":", " ", "\t=\t", "\f:"}
+	// split continues a line inside a word, as a Java file may anywhere.
+	split := func(s string) string {
+		if len(s) < 2 {
+			return s
+		}
+		i := 1 + r.Intn(len(s)-1)
+		if s[i-1] == '\\' {
+			return s
+		}
+		return s[:i] + "\\\n" + strings.Repeat(" ", r.Intn(3)) + s[i:]
+	}
+	for round := 0; round < 1000; round++ {
 		var b strings.Builder
+		continued := round%2 == 1 // every other file continues some lines
 		for n := r.Intn(30); n > 0; n-- {
 			switch r.Intn(6) {
 			case 0:
@@ -156,16 +180,81 @@ func TestPropertiesFastPath(t *testing.T) {
 			case 1:
 				b.WriteString(strings.Repeat(" ", r.Intn(3)))
 			default:
-				b.WriteString(strings.Repeat(" \t", r.Intn(2)) + keys[r.Intn(len(keys))] + seps[r.Intn(len(seps))] + values[r.Intn(len(values))])
+				line := strings.Repeat(" \t", r.Intn(2)) + keys[r.Intn(len(keys))] + seps[r.Intn(len(seps))] + values[r.Intn(len(values))]
+				if continued && r.Intn(3) == 0 {
+					line = split(line)
+				}
+				b.WriteString(line)
 			}
 			b.WriteByte('\n')
 		}
-		fast := b.String()
-		slow := fast + "pad=x\\\\\n" // a line ending in a backslash: read line by line
-		gotFast, errFast := ScanProperties([]byte(fast))
+		file := b.String()
+		switch round % 6 {
+		case 4:
+			file = strings.ReplaceAll(file, "\n", "\r\n")
+		case 5:
+			file = strings.ReplaceAll(file, "\n", "\r")
+		}
+		got, errGot := ScanProperties([]byte(file))
+		want, errWant := propertiesReference([]byte(file))
+		if !reflect.DeepEqual(got, want) || fmt.Sprint(errGot) != fmt.Sprint(errWant) {
+			t.Fatalf("file %q:\nhinted lines %+v (%v)\nevery line %+v (%v)", file, got, errGot, want, errWant)
+		}
+		if continued || strings.Contains(file, "\r") {
+			continue
+		}
+		slow := file + "pad=x\\\\\n" // a line ending in a backslash: read line by line
 		gotSlow, errSlow := ScanProperties([]byte(slow))
-		if !reflect.DeepEqual(gotFast, gotSlow) || (errFast == nil) != (errSlow == nil) {
-			t.Fatalf("file %q:\nhint to hint %+v (%v)\nline by line %+v (%v)", fast, gotFast, errFast, gotSlow, errSlow)
+		if !reflect.DeepEqual(got, gotSlow) || (errGot == nil) != (errSlow == nil) {
+			t.Fatalf("file %q:\nhint to hint %+v (%v)\nline by line %+v (%v)", file, got, errGot, gotSlow, errSlow)
 		}
 	}
+}
+
+// propertiesReference reads a properties file as the detector does, but
+// parses every logical line: what the hints may skip, it does not.
+func propertiesReference(data []byte) ([]Finding, error) {
+	var c Collector
+	loader := properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
+	if !utf8.Valid(data) {
+		loader.Encoding = properties.ISO_8859_1
+	}
+	var malformed malformedLines
+	forEachLogicalLine(data, nil, func(line []byte, lineNo, _, _ int) {
+		loadProperty(loader, line, lineNo, &c, &malformed)
+	})
+	malformed.report(&c)
+	r := c.finish()
+	return r.Findings, firstIncomplete(r)
+}
+
+// TestYAMLAliases: aliases are followed as far as a budget of nodes per
+// document: a document of aliases to aliases ("billion laughs", 10^9
+// nodes expanded) is read in bounded time and reported as not fully
+// followed, and a secret aliased before the budget runs out is still
+// found; a document within the budget reads whole.
+func TestYAMLAliases(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("pw: &pw laughs-pw-1\ndb:\n  password: *pw\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	got, err := ScanYAML([]byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "aliases expand past") {
+		t.Errorf("error %v, want the alias budget reported", err)
+	}
+	checkFindings(t, got, []want{{"db.password", "laughs-pw-1", RuleConfigSecret, 3}})
+
+	got, err = ScanYAML([]byte("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\ntoken: &t t0ken-within-budget\nd:\n  token: *t\n"))
+	if err != nil {
+		t.Errorf("within the budget: %v", err)
+	}
+	checkFindings(t, got, []want{{"token", "t0ken-within-budget", RuleConfigSecret, 4}})
 }

@@ -47,10 +47,12 @@ type ScanOptions struct {
 type Engine struct {
 	detectors []Detector // the registry's, then gitleaks' (if on)
 	formats   []Detector // the format detectors, in precedence order
-	others    []Detector // the detectors that read every file they apply to
-	verifiers []Verifier
-	rules     map[string]Rule // every rule the engine can report, by ID
-	version   string
+	// formatNames are the format detectors' names, in the same order.
+	formatNames []string
+	others      []Detector // the detectors that read every file they apply to
+	verifiers   []Verifier
+	rules       map[string]Rule // every rule the engine can report, by ID
+	version     string
 }
 
 // NewEngine builds an engine; a gitleaks config that does not parse is an
@@ -72,8 +74,9 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 		e.detectors = append(e.detectors, gl)
 	}
 	for _, d := range e.detectors {
-		if d.Info().Format {
+		if info := d.Info(); info.Format {
 			e.formats = append(e.formats, d)
+			e.formatNames = append(e.formatNames, info.Name)
 		} else {
 			e.others = append(e.others, d)
 		}
@@ -97,8 +100,9 @@ func DefaultEngine() (*Engine, error) { return defaultEngine() }
 func (e *Engine) Version() string { return e.version }
 
 // engineVersion is raised when the engine's own work changes what it
-// reports: merging what several rules found (dedupe), the policies.
-const engineVersion = 1
+// reports: decoding text (UTF-16), merging what several rules found
+// (dedupe), the policies.
+const engineVersion = 2
 
 // deriveVersion hashes everything that decides what the engine reports,
 // as trivy keys its cache by its analyzers' versions: change a detector
@@ -148,16 +152,44 @@ func (e *Engine) specificity(id string) Specificity { return e.rules[id].Specifi
 
 // IsText reports whether a file's first bytes look like text: no NUL byte
 // and valid UTF-8 (a cut rune at the end allowed), or Latin-1 without
-// control characters.
-func IsText(head []byte) bool { return textscan.IsText(head) }
+// control characters, or UTF-16 behind a byte order mark (which Scan
+// decodes).
+func IsText(head []byte) bool { return textscan.IsText(head) || textscan.IsUTF16Text(head) }
 
-// Scan runs over a text file the first format detector that applies to it
-// (by its name: properties, YAML, .env, INI, XML, JSON, .netrc, .pgpass),
-// then every other detector that applies (private keys, URL credentials,
-// gitleaks' catalogue); keeps one finding per secret per line; and
-// dismisses what the policies say is no finding where the file sits
-// (documentation, message bundles, the test resources of dependencies).
-func (e *Engine) Scan(f *File, opts ScanOptions) Result {
+// Scan runs over a text file (UTF-16 decoded first) the first format
+// detector that applies to it (by its name: properties, YAML, .env, INI,
+// XML, JSON, .netrc, .pgpass), then every other detector that applies
+// (private keys, URL credentials, gitleaks' catalogue); keeps one finding
+// per secret per line; and dismisses what the policies say is no finding
+// where the file sits (documentation, message bundles, the test resources
+// of dependencies).
+func (e *Engine) Scan(f *File, opts ScanOptions) Result { return e.scan(f, opts, true) }
+
+// ScanFormat reads a file with the format detector its location chain
+// calls for, and with no other detector: it is for a file read under a
+// name that is not its own, as a link gives it (an application reading
+// /app/application.properties, a link to /etc/app/conf.v3, reads
+// properties), whose bytes Scan has read, or will read, under their own
+// name. The policies judge the findings by that name.
+func (e *Engine) ScanFormat(f *File, opts ScanOptions) Result { return e.scan(f, opts, false) }
+
+// Format names the format detector that reads a file of this location
+// chain ("properties", "yaml", …), by the chain alone; "" when none does.
+func (e *Engine) Format(path []string) string {
+	for i, d := range e.formats {
+		if d.Applies(path) {
+			return e.formatNames[i]
+		}
+	}
+	return ""
+}
+
+func (e *Engine) scan(f *File, opts ScanOptions, all bool) Result {
+	if text, ok := textscan.DecodeUTF16(f.Data); ok {
+		// A UTF-16 file (with its byte order mark) is read as the text it
+		// holds; its lines are the same lines.
+		f = &File{Path: f.Path, Data: text}
+	}
 	c := getCollector()
 	for _, d := range e.formats {
 		if d.Applies(f.Path) {
@@ -165,9 +197,11 @@ func (e *Engine) Scan(f *File, opts ScanOptions) Result {
 			break
 		}
 	}
-	for _, d := range e.others {
-		if d.Applies(f.Path) {
-			d.Detect(f, c)
+	if all {
+		for _, d := range e.others {
+			if d.Applies(f.Path) {
+				d.Detect(f, c)
+			}
 		}
 	}
 	r := c.release()

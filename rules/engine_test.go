@@ -74,7 +74,9 @@ func TestCustomGitleaksConfig(t *testing.T) {
 }
 
 func TestIsText(t *testing.T) {
-	for in, want := range map[string]bool{"plain text\n": true, "caf\xc3\xa9": true, "caf\xe9 latin-1": true, "\x00\x01bin": false, "\xca\xfe\xba\xbe\x00": false, "cut \xe2\x82": true} {
+	for in, want := range map[string]bool{"plain text\n": true, "caf\xc3\xa9": true, "caf\xe9 latin-1": true, "\x00\x01bin": false, "\xca\xfe\xba\xbe\x00": false, "cut \xe2\x82": true,
+		utf16("db.password=x\r\n", false): true, utf16("caf\u00e9\n", true): true, utf16("cut", false)[:5]: true,
+		"\xff\xfe\x01\x00\x02\x00binary": false, "\xff\xfe\x00\x00a\x00\x00\x00": false} {
 		if got := IsText([]byte(in)); got != want {
 			t.Errorf("IsText(%q) = %v", in, got)
 		}
@@ -299,3 +301,23 @@ type changedInfo struct {
 }
 
 func (c changedInfo) Info() Info { return c.change(c.Detector.Info()) }
+
+// TestScanFormat: a file read under a link's name is read by the format
+// detector that name calls for and no other (the detectors that read every
+// file read it under its own name); Format names that detector.
+func TestScanFormat(t *testing.T) {
+	e := engine(t)
+	data := []byte("db.password=link-pw-1\nurl=postgres://app:link-url-pw@db/app\n")
+	checkHits(t, e.ScanFormat(&File{Path: []string{"/app/application.properties"}, Data: data}, ScanOptions{}),
+		[]hit{{RuleConfigSecret, 1, "link-pw-1"}})
+	checkHits(t, e.Scan(&File{Path: []string{"/etc/app/conf.v3"}, Data: data}, ScanOptions{}),
+		[]hit{{RuleURLCredentials, 2, "link-url-pw"}})
+	if r := e.ScanFormat(&File{Path: []string{"/etc/app/conf.v3"}, Data: data}, ScanOptions{}); len(r.Findings) != 0 {
+		t.Errorf("no format, yet findings %+v", r.Findings)
+	}
+	for name, want := range map[string]string{"/app/application.properties": "properties", "/app/config/application.yml": "yaml", "/app/.env": "keyvalue", "/etc/app/conf.v3": ""} {
+		if got := e.Format([]string{name}); got != want {
+			t.Errorf("Format(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -38,6 +38,9 @@ func FuzzScanFile(f *testing.F) {
 	f.Add(uint8(3), []byte("<Server><Connector keystorePass=\"x1y2z3w4\"/><a><password>p</password></a></Server>"))
 	f.Add(uint8(4), []byte(`{"auths": {"r": {"auth": "dTpw"}}, "a": [{"token": "t0k3n-1234"}]}`))
 	f.Add(uint8(7), []byte("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\npostgres://u:p4ss@h/db\n"))
+	f.Add(uint8(0), []byte(utf16("db.p\\u0061ssword=x\\\r\n  y\r\n", false)))
+	f.Add(uint8(1), []byte("a: &a {password: p}\nb:\n  <<: [*a, {token: t}]\nc: *a\n"))
+	f.Add(uint8(2), []byte("JAVA_OPTS=\"-Dspring.application.json={\\\"a\\\":[1,{\\\"password\\\":\\\"p\\\"}]}\"\nSPRING_APPLICATION_JSON={\n"))
 	names := []string{"a.properties", "application.yml", ".env", "server.xml", "config.json", ".netrc", ".pgpass", "notes.conf"}
 	e, err := DefaultEngine()
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 type keyValue struct{}
 
 func (keyValue) Info() Info {
-	return Info{Name: "keyvalue", Version: 1, Format: true, Rules: []Rule{
+	return Info{Name: "keyvalue", Version: 2, Format: true, Rules: []Rule{
 		configSecret.with(
 			file("/app/.env", "# comment\nexport DB_PASSWORD=s3cure-env-pw\nAPI_TOKEN=\"quoted-token-1\"\n",
 				at(2, "DB_PASSWORD", "s3cure-env-pw"), at(3, "API_TOKEN", "quoted-token-1")),
@@ -19,6 +19,13 @@ func (keyValue) Info() Info {
 			file("/root/.aws/credentials", "[default]\naws_access_key_id = AKIDEXAMPLEPEEL\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYPEELKEY\n",
 				at(3, "aws_secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPEELKEY")),
 			file("/etc/mysql/my.cnf", "[client]\n; password = commented-out\nuser = app\n"),
+			// Spring's relaxed names, JVM options and SPRING_APPLICATION_JSON.
+			file("/app/.env", "SPRING_DATASOURCE_PASSWORD=relaxed-env-pw\nJAVA_OPTS=\"-Xmx1g -Dspring.datasource.password=env-opts-pw\"\n"+
+				"CATALINA_OPTS=-Djavax.net.ssl.keyStorePassword=env-catalina-pw\nSPRING_APPLICATION_JSON='{\"spring.mail.password\":\"env-json-pw\"}'\n",
+				at(1, "SPRING_DATASOURCE_PASSWORD", "relaxed-env-pw"), at(2, "spring.datasource.password", "env-opts-pw"),
+				at(3, "javax.net.ssl.keyStorePassword", "env-catalina-pw"), at(4, "spring.mail.password", "env-json-pw")),
+			file("/app/.env", "JAVA_OPTS=-Dspring.datasource.password=${DB_PASSWORD} -Xmx1g\nJAVA_TOOL_OPTIONS=-Dfile.encoding=UTF-8 -Dapp.token=$APP_TOKEN\n"+
+				"SPRING_APPLICATION_JSON={\"server\":{\"port\":8080},\"spring\":{\"datasource\":{\"password\":\"${DB_PASSWORD}\"}}}\nNODE_OPTIONS=--max-old-space-size=4096\n"),
 		),
 		configSecretDefault.with(
 			file("/app/.env.production", "DB_PASSWORD=${DB_PW:env-default-1}\n", at(1, "DB_PASSWORD", "env-default-1")),
@@ -51,6 +58,6 @@ func scanKeyValueLines(data []byte, c *Collector) {
 		}
 		key := strings.TrimSpace(strings.TrimPrefix(s[:i], "export "))
 		value := unquote(strings.TrimSpace(s[i+1:]))
-		c.KeyValue(RuleConfigSecret, key, value, n)
+		setting(c, RuleConfigSecret, key, value, n)
 	})
 }

@@ -17,7 +17,7 @@ type propertiesFiles struct{}
 
 func (propertiesFiles) Info() Info {
 	const f = "/app/application.properties"
-	return Info{Name: "properties", Version: 1, Format: true, Rules: []Rule{
+	return Info{Name: "properties", Version: 2, Format: true, Rules: []Rule{
 		configSecret.with(
 			file("/app.jar!BOOT-INF/classes/application.properties", bookV1Properties,
 				at(3, "server.ssl.key-store-password", "springboot"), at(6, "spring.security.oauth.jwt.keystore.password", "springboot")),
@@ -49,6 +49,24 @@ func (propertiesFiles) Info() Info {
 			file(f, "server.ssl.private-key=classpath:tls/key.pem\n"),
 			file(f, "security.password-encoder.class=org.example.BCryptPasswordEncoder\napp.token.provider=com.example.auth.TokenProvider\n"),
 			file("/app/messages_fr.properties", "login.password=Mot de passe\nlogin.secret=Secret partagé\n"),
+			// Keys as Java reads them: \u escapes and other escapes,
+			// continuations inside a word, every separator.
+			file(f, "db.p\\u0061ssword=esc-pw-1\n\\u0073pring.mail.p\\u0061\\u0073\\u0073word=esc-pw-2\napp.p\\assword=esc-pw-3\n",
+				at(1, "db.password", "esc-pw-1"), at(2, "spring.mail.password", "esc-pw-2"), at(3, "app.password", "esc-pw-3")),
+			file(f, "a=1\ndb.pa\\\n    ssword=cont-pw-1\napp.api-\\\n  key = cont-key-1\n", at(2, "db.password", "cont-pw-1"), at(4, "app.api-key", "cont-key-1")),
+			file(f, "d.password delta-pw-1\ne.password : epsilon-pw-1\n\tf.secret\f=zeta-secret-1\n",
+				at(1, "d.password", "delta-pw-1"), at(2, "e.password", "epsilon-pw-1"), at(3, "f.secret", "zeta-secret-1")),
+			file(f, "db.p\\u0061th=/var/lib/db\napp.t\\u006Fken.ttl=3600\n\\u0070assword.label=Password\n"),
+			file(f, "k\\u00zz.url=not-read\nmsg=caf\\u00e9\n"),
+			// Latin-1 bytes, as Java's Properties.load reads a file.
+			file(f, "# Kennw\xf6rter\ndb.password=p\xe4ss-latin1-1\n", at(2, "db.password", "p\u00e4ss-latin1-1")),
+			// UTF-16 with a byte order mark, little and big endian.
+			file(f, utf16("a=1\r\nb=2\r\ndb.password=utf16-le-pw\r\n", false), at(3, "db.password", "utf16-le-pw")),
+			file(f, utf16("db.password=utf16-be-pw\n", true), at(1, "db.password", "utf16-be-pw")),
+			file("/app/messages.properties", utf16("password.label=Password\r\nlogin.password=Enter your password\r\n", false)),
+			// Spring's relaxed names.
+			file(f, "spring-datasource-password=kebab-pw-1\nSPRING_MAIL_PASSWORD=upper-pw-1\nspring.rabbitmq.Password=camel-pw-1\n",
+				at(1, "spring-datasource-password", "kebab-pw-1"), at(2, "SPRING_MAIL_PASSWORD", "upper-pw-1"), at(3, "spring.rabbitmq.Password", "camel-pw-1")),
 		),
 		configSecretDefault.with(
 			file(f, "spring.datasource.password=${DB_PASSWORD:s3cr3t-default}\n", at(1, "spring.datasource.password", "s3cr3t-default")),
@@ -76,15 +94,21 @@ spring.security.oauth.jwt.keystore.name: /opt/jwt.jks
 `
 
 // keyHints are lower-case fragments one of which every secret-named key
-// holds; a logical line without any of them is not parsed at all.
+// holds as Java reads it; with the keystore suffixes (a value that names a
+// keystore links a password to it) and backslashes (below), they are what
+// makes a logical line worth parsing: a line without any is not parsed at
+// all.
 var keyHints = [][]byte{[]byte("pass"), []byte("pwd"), []byte("secret"), []byte("token"), []byte("credential"), []byte("key")}
 
 // ScanProperties finds secrets in a Java .properties file. Each logical line
 // (continuation lines joined) that could hold a secret-named key is parsed
-// on its own by magiconair/properties, which owns the syntax (separators,
-// escapes, \uXXXX); parsing line by line keeps line numbers, which the
-// library does not report, and keeps duplicate keys, of which it keeps only
-// the last.
+// on its own by magiconair/properties, which owns the syntax as
+// java.util.Properties defines it (separators '=', ':' or blanks, escapes,
+// \uXXXX in keys and values); parsing line by line keeps line numbers,
+// which the library does not report, and keeps duplicate keys, of which it
+// keeps only the last. A file that is not UTF-8 is read as ISO-8859-1, as
+// Properties.load reads every file (a UTF-8 file is read as UTF-8, as
+// Java 9's resource bundles read one).
 func ScanProperties(data []byte) ([]Finding, error) {
 	var c Collector
 	scanProperties(data, &c)
@@ -101,20 +125,103 @@ func firstIncomplete(r Result) error {
 	return errors.New(r.Incomplete[0].Reason)
 }
 
-// hintScanner finds the key hints, in either case.
+// hintScanner finds the key hints and keystore suffixes, in either case.
 var hintScanner = func() *textscan.Scanner {
-	hints := make([]string, len(keyHints))
-	for i, h := range keyHints {
-		hints[i] = string(h)
+	hints := make([]string, 0, len(keyHints)+len(keystoreSuffixes))
+	for _, h := range keyHints {
+		hints = append(hints, string(h))
 	}
-	return textscan.New(hints)
+	return textscan.New(append(hints, keystoreSuffixes...))
 }()
+
+// appendBackslashes adds to hints the backslashes that sit in keys. Java
+// reads a key through its escapes and continuations, so a secret-named key
+// need not hold a hint as written: db.p\u0061ssword, db.p\assword, or
+// db.pa\ at a line's end continued by ssword are all db.password. The
+// first backslash of a line is in its key if no separator ('=', ':' or a
+// blank) comes before it (before it nothing is escaped) and the line is
+// no comment; it is then a hint, and the line is parsed. A backslash in a
+// value (a Windows path, an escaped character) is passed over: a file of
+// those costs one look per line. A line that ends in a backslash may
+// continue onto the next, which may complete a hint: its last backslash is
+// a hint too, and continued reports it. (A continuation line is looked at
+// as if it started a key: at worst one more line is parsed.)
+func appendBackslashes(hints []int, data []byte, hasCR bool) (_ []int, continued bool) {
+	lineStart := 0
+	for at := 0; at < len(data); {
+		i := bytes.IndexByte(data[at:], '\\')
+		if i < 0 {
+			break
+		}
+		bs := at + i
+		if j := lastLineBreak(data[at:bs], hasCR); j >= 0 {
+			lineStart = at + j + 1
+		}
+		inKey := backslashInKey(data[lineStart:bs])
+		if inKey {
+			hints = append(hints, bs)
+		}
+		// The line's later backslashes are not in its key if its first
+		// is not, and are hints enough if it is: on to the next line.
+		var end int
+		if hasCR {
+			end = indexLineEnd(data[bs:])
+		} else {
+			end = bytes.IndexByte(data[bs:], '\n')
+		}
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += bs
+		}
+		if data[end-1] == '\\' {
+			// The line may continue: what follows may complete a hint
+			// (a keystore suffix cut in two), so the logical line is
+			// parsed.
+			continued = true
+			if !inKey {
+				hints = append(hints, end-1)
+			}
+		}
+		at = end + 1
+		lineStart = at
+	}
+	return hints, continued
+}
+
+// lastLineBreak is the index of the last line break in b ('\n', or '\r'
+// too when the file has carriage returns), or -1.
+func lastLineBreak(b []byte, hasCR bool) int {
+	i := bytes.LastIndexByte(b, '\n')
+	if hasCR {
+		i = max(i, bytes.LastIndexByte(b, '\r'))
+	}
+	return i
+}
+
+// backslashInKey reports whether a backslash after prefix (its line up to
+// it) is in the line's key.
+func backslashInKey(prefix []byte) bool {
+	prefix = trimBlanks(prefix)
+	if len(prefix) > 0 && (prefix[0] == '#' || prefix[0] == '!') {
+		return false
+	}
+	for _, b := range prefix {
+		switch b {
+		case '=', ':', ' ', '\t', '\f':
+			return false
+		}
+	}
+	return true
+}
 
 func scanProperties(data []byte, c *Collector) {
 	// Where the hints are, found in one pass; a logical line is parsed only
 	// if one starts within it (no hint holds a line break).
 	var hints []int
 	hintScanner.Scan(data, func(start, _ int) { hints = append(hints, start) })
+	hasCR := bytes.IndexByte(data, '\r') >= 0
+	hints, continued := appendBackslashes(hints, data, hasCR)
 	if len(hints) == 0 {
 		return
 	}
@@ -123,18 +230,8 @@ func scanProperties(data []byte, c *Collector) {
 	if !utf8.Valid(data) {
 		loader.Encoding = properties.ISO_8859_1
 	}
-	// The first malformed line is reported, with a count of the others.
-	malformed, firstMalformed := 0, 0
-	defer func() {
-		if malformed == 0 {
-			return
-		}
-		reason := fmt.Sprintf("line %d: malformed property, not read", firstMalformed)
-		if malformed > 1 {
-			reason += fmt.Sprintf(" (nor %d more malformed lines)", malformed-1)
-		}
-		c.Incomplete(firstMalformed, reason)
-	}()
+	var malformed malformedLines
+	defer malformed.report(c)
 	next := 0
 	hinted := func(from, to int) bool {
 		for next < len(hints) && hints[next] < from {
@@ -159,26 +256,15 @@ func scanProperties(data []byte, c *Collector) {
 		// if a hint is in its key, where a secret-named key has it, or if
 		// its value may name a keystore (for linking): a hint in a value
 		// alone yields nothing.
-		if to-from >= len(line) && !bytes.ContainsAny(data[from:to], "\r\n") {
+		if to-from >= len(line) && bytes.IndexByte(data[from:to], '\n') < 0 && bytes.IndexByte(data[from:to], '\r') < 0 {
 			ks := to - len(line)
 			if !keyHinted(ks, ks+propertyKeyEnd(line)) && !hasKeystoreSuffix(line) {
 				return
 			}
 		}
-		p, err := loader.LoadBytes(line)
-		if err != nil {
-			if malformed == 0 {
-				firstMalformed = lineNo
-			}
-			malformed++
-			return
-		}
-		for _, k := range p.Keys() {
-			v, _ := p.Get(k)
-			c.KeyValue(RuleConfigSecret, k, v, lineNo)
-		}
+		loadProperty(loader, line, lineNo, c, &malformed)
 	}
-	if bytes.IndexByte(data, '\r') >= 0 || bytes.Contains(data, []byte("\\\n")) || bytes.HasSuffix(data, []byte{'\\'}) {
+	if hasCR || continued {
 		forEachLogicalLine(data, hinted, parse)
 		return
 	}
@@ -206,6 +292,62 @@ func scanProperties(data []byte, c *Collector) {
 	}
 }
 
+// loadProperty parses one logical line and judges its entry; a line that
+// does not parse is counted as malformed if its key may name a secret.
+func loadProperty(loader properties.Loader, line []byte, lineNo int, c *Collector, malformed *malformedLines) {
+	p, err := loader.LoadBytes(line)
+	if err != nil {
+		if malformedKeyMatters(loader, line) {
+			malformed.add(lineNo)
+		}
+		return
+	}
+	for _, k := range p.Keys() {
+		v, _ := p.Get(k)
+		c.KeyValue(RuleConfigSecret, k, v, lineNo)
+	}
+}
+
+// malformedKeyMatters reports whether a line that does not parse (a bad
+// \uXXXX escape) hides a secret-named key: its key is read alone, and a
+// key that does not read either may be one. A malformed value under a key
+// that names no secret loses nothing, and is not reported.
+func malformedKeyMatters(loader properties.Loader, line []byte) bool {
+	end := propertyKeyEnd(line)
+	p, err := loader.LoadBytes(append(line[:end:end], '='))
+	if err != nil {
+		return true
+	}
+	for _, k := range p.Keys() {
+		if IsSecretKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// malformedLines counts the lines of a file that do not parse; the first
+// is reported, with a count of the others.
+type malformedLines struct{ count, first int }
+
+func (m *malformedLines) add(lineNo int) {
+	if m.count == 0 {
+		m.first = lineNo
+	}
+	m.count++
+}
+
+func (m *malformedLines) report(c *Collector) {
+	if m.count == 0 {
+		return
+	}
+	reason := fmt.Sprintf("line %d: malformed property, not read", m.first)
+	if m.count > 1 {
+		reason += fmt.Sprintf(" (nor %d more malformed lines)", m.count-1)
+	}
+	c.Incomplete(m.first, reason)
+}
+
 // propertyKeyEnd is where the key of a properties line (leading blanks
 // trimmed) ends: at the first '=', ':' or blank not escaped by a backslash.
 func propertyKeyEnd(line []byte) int {
@@ -223,7 +365,9 @@ func propertyKeyEnd(line []byte) int {
 // hasKeystoreSuffix reports a line that ends (trailing blanks aside) as a
 // keystore path does.
 func hasKeystoreSuffix(line []byte) bool {
-	line = bytes.TrimRight(line, " \t\f")
+	for len(line) > 0 && (line[len(line)-1] == ' ' || line[len(line)-1] == '\t' || line[len(line)-1] == '\f') {
+		line = line[:len(line)-1]
+	}
 	for _, s := range keystoreSuffixes {
 		if len(line) >= len(s) && textscan.EqualFold(line[len(line)-len(s):], s) {
 			return true

@@ -54,3 +54,30 @@ func BenchmarkScanLayer(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanLayerSmallText measures a layer of many small text files
+// (as /etc and /usr/share hold), each a candidate target of a link named
+// like a config file, and so kept, within a bound, for links later in the
+// layer.
+func BenchmarkScanLayerSmallText(b *testing.B) {
+	var files []fixture.File
+	for i := 0; i < 2000; i++ {
+		files = append(files, fixture.File{Name: fmt.Sprintf("etc/conf.d/service-%04d.conf", i), Data: bytes.Repeat([]byte("option value read at start-up by the service\n"), 90)})
+	}
+	files = append(files, fixture.File{Name: "etc/app.properties", Data: []byte("a.password=bench-pw-1\n")})
+	tarball := fixture.Tar(files...)
+	img, err := fixture.Image{Layers: []fixture.Layer{{Tar: tarball}}}.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := scanner.New(scanner.Options{})
+	b.SetBytes(int64(len(tarball)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := sc.ScanImage(context.Background(), img)
+		if err != nil || len(res.Findings) != 1 {
+			b.Fatalf("%v, %d findings", err, len(res.Findings))
+		}
+	}
+}

@@ -5,8 +5,9 @@
 // go-containerregistry and readers of its own, reads each layer once as a
 // tar stream without extracting it, checking it against the config's
 // diff_id on the way, opens zip, jar, war, ear, tar, gzip and zstd
-// archives found by content, tracks whiteouts, keeps the files the rules'
-// verifiers ask for (keystores) and, once every layer is read, has them
+// archives found by content, tracks whiteouts, reads the targets of links
+// named like config files under the links' names, keeps the files the
+// rules' verifiers ask for (keystores) and, once every layer is read, has them
 // verified against what the whole image holds. Which findings are
 // passwords, what verification proves, what is dismissed where: all of
 // that is the rules' to say. Layer results are cached through a
@@ -17,6 +18,7 @@
 // verified read per layer), layercache.go (the cache key and wrapper),
 // source.go, registry.go, transport.go, ociarchive.go, dockerarchive.go and
 // stream.go (sources), walk.go and archive.go with zip.go, tar.go and
-// compressed.go (files and archive formats), scanner.go (path scans, the
+// compressed.go (files and archive formats), links.go (links named like
+// config files), scanner.go (path scans, the
 // merge and the join of verification records).
 package scanner

@@ -135,9 +135,10 @@ var errMalformed = errors.New("malformed image, refused")
 // scanLayers reads the layers through the LayerScanner chain, at most
 // Parallelism at a time; the first failure cancels the rest.
 func (s *Scanner) scanLayers(ctx context.Context, engine *rules.Engine, layers []v1.Layer, at []LayerAt) ([]*LayerResult, error) {
+	s.plan(layers, at)
 	var ls LayerScanner = walkScanner{s: s, engine: engine, budget: s.newBudget()}
 	if s.opts.Cache != nil {
-		ls = &cachingScanner{next: ls, cache: s.opts.Cache, base: s.keyBase(engine)}
+		ls = &cachingScanner{next: ls, cache: s.opts.Cache, base: s.keyBase(engine), progress: s.opts.Progress, log: logger(s.opts.Logger)}
 	}
 	if s.opts.Share != nil {
 		ls = &sharingScanner{next: ls, sh: s.opts.Share, base: s.keyBase(engine), parallelism: s.opts.Parallelism}

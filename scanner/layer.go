@@ -286,12 +286,15 @@ func (w *walker) verifyLayer(at LayerAt, storedBytes int64) error {
 	return nil
 }
 
-// walkLayerTar walks the regular files of a layer's tar and records its
-// whiteouts. A tar that breaks off (the stream below it being whole) keeps
-// what was read and is reported; a stream error is left in cr.err.
+// walkLayerTar walks the regular files of a layer's tar, records its
+// whiteouts, and follows its configuration-named links (links.go). A tar
+// that breaks off (the stream below it being whole) keeps what was read
+// and is reported; a stream error is left in cr.err.
 func (w *walker) walkLayerTar(ctx context.Context, cr *countingReader) error {
 	tr := tar.NewReader(cr)
 	w.stats.Layers = 1
+	w.follows = true
+	defer w.unresolvedLinks()
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -312,6 +315,10 @@ func (w *walker) walkLayerTar(ctx context.Context, cr *countingReader) error {
 			continue
 		case strings.HasPrefix(base, ".wh."):
 			w.whiteouts = append(w.whiteouts, path.Join(dir, base[len(".wh."):]))
+			continue
+		}
+		if hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink {
+			w.link(name, hdr)
 			continue
 		}
 		if hdr.Typeflag != tar.TypeReg {

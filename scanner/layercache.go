@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -26,10 +27,10 @@ type LayerCache interface {
 // walkerVersion changes whenever the walker changes what it reports for
 // the same layer (a format it opens, a member it skips, a message), so that
 // results cached by an older walker are not reused.
-const walkerVersion = 2
+const walkerVersion = 4
 
 // resultFormat names LayerResult's JSON encoding in the cache.
-const resultFormat = "peel-layer-result-2"
+const resultFormat = "peel-layer-result-3"
 
 // keyBase is everything a layer's result depends on besides the layer:
 // the result encoding, the walker, the rules and the result options.
@@ -78,9 +79,11 @@ func (b keyBase) key(diffID, digest v1.Hash) string {
 // which it does only once the bytes read matched that identity: an entry
 // exists only for content that hashes to its key.
 type cachingScanner struct {
-	next  LayerScanner
-	cache LayerCache
-	base  keyBase
+	next     LayerScanner
+	cache    LayerCache
+	base     keyBase
+	progress Progress
+	log      *slog.Logger
 }
 
 func (c *cachingScanner) ScanLayer(ctx context.Context, l v1.Layer, at LayerAt) (*LayerResult, error) {
@@ -94,23 +97,34 @@ func (c *cachingScanner) ScanLayer(ctx context.Context, l v1.Layer, at LayerAt) 
 	key := c.base.key(at.DiffID, digest)
 	if b, ok, err := c.cache.Get(ctx, key); err == nil && ok {
 		if res, ok := decodeResult(b, at.Number); ok {
+			c.log.Debug("layer cache hit", "layer", at.Number, "diff_id", at.DiffID.String())
+			if p, ok := c.progress.(DetailedProgress); ok {
+				p.Cached(at.Number, at.Of)
+			}
 			return res, nil
 		}
 	}
+	c.log.Debug("layer cache miss", "layer", at.Number, "diff_id", at.DiffID.String())
 	res, err := c.next.ScanLayer(ctx, l, at)
 	if err != nil {
 		return nil, err
 	}
 	if res.Complete {
-		putResult(ctx, c.cache, key, res)
+		if err := putResult(ctx, c.cache, key, res); err != nil {
+			c.log.Debug("layer cache: result not stored", "layer", at.Number, "error", err.Error())
+		}
+	} else {
+		c.log.Debug("layer cache: result not stored (the layer was not read whole)", "layer", at.Number)
 	}
 	return res, nil
 }
 
-func putResult(ctx context.Context, c LayerCache, key string, res *LayerResult) {
-	if b, err := json.Marshal(res); err == nil {
-		_ = c.Put(ctx, key, b)
+func putResult(ctx context.Context, c LayerCache, key string, res *LayerResult) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
 	}
+	return c.Put(ctx, key, b)
 }
 
 // decodeResult reads a cached result and renumbers it for the layer's

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"log/slog"
 	"runtime"
 
 	"github.com/peelscan/peel/rules"
@@ -36,8 +37,15 @@ type Options struct {
 	Share *Share
 	// Engine runs the detection rules. Default: rules.DefaultEngine.
 	Engine *rules.Engine
-	// Progress, if set, is told how far each layer has been read.
+	// Progress, if set, is told how far each layer has been read (and
+	// more, if it is a DetailedProgress).
 	Progress Progress
+	// Logger, if set, is told at debug level what the scan decides:
+	// layer cache hits, misses and stores. It never receives a secret.
+	Logger *slog.Logger
+
+	skip    *skipper // SkipFiles and SkipDirs compiled by withDefaults
+	skipErr error    // a glob of them that does not compile: every scan returns it
 }
 
 // ResultOptions are the options that change what the scan of a layer
@@ -66,6 +74,12 @@ type ResultOptions struct {
 	// third-party jars (test/, fixtures/, examples/ … inside a jar under
 	// BOOT-INF/lib, WEB-INF/lib or lib/), which are dismissed by default.
 	IncludeDependencyTests bool
+	// SkipFiles and SkipDirs are globs (those of ignore files) of files,
+	// and of directories, that are not read at all: a file whose location
+	// matches one of SkipFiles, or that sits under a directory matching
+	// one of SkipDirs, is neither opened nor scanned, and counted in
+	// Stats.Skipped. A leading "/" is optional.
+	SkipFiles, SkipDirs []string
 }
 
 // Progress receives how far a scan has come. Calls come from the
@@ -115,5 +129,6 @@ func (o Options) withDefaults() Options {
 	if o.Parallelism <= 0 {
 		o.Parallelism = runtime.GOMAXPROCS(0)
 	}
+	o.skip, o.skipErr = newSkipper(o.SkipFiles, o.SkipDirs)
 	return o
 }

@@ -27,6 +27,7 @@ func openRemote(ctx context.Context, ref string, opts SourceOptions) (*Target, e
 	if err != nil {
 		return nil, err
 	}
+	log := logger(opts.Logger)
 	var mirrorErrs []string
 	if r.Context().RegistryStr() == name.DefaultRegistry {
 		for _, m := range opts.Mirrors {
@@ -34,13 +35,16 @@ func openRemote(ctx context.Context, ref string, opts SourceOptions) (*Target, e
 			if err != nil {
 				return nil, fmt.Errorf("mirror %s: %w", m, err)
 			}
+			log.Debug("trying a mirror", "mirror", m, "ref", mr.Name())
 			t, err := fetchRemote(ctx, mr, opts)
 			if err == nil {
 				return t, nil
 			}
+			log.Debug("the mirror did not serve the image", "mirror", m, "error", err.Error())
 			mirrorErrs = append(mirrorErrs, fmt.Sprintf("mirror %s: %v", m, err))
 		}
 	}
+	log.Debug("pulling", "registry", r.Context().RegistryStr(), "ref", r.Name())
 	t, err := fetchRemote(ctx, r, opts)
 	if err != nil && len(mirrorErrs) > 0 {
 		return nil, fmt.Errorf("%s; then %s: %w", strings.Join(mirrorErrs, "; "), r.Context().RegistryStr(), err)
@@ -208,15 +212,25 @@ func indexTargets(idx v1.ImageIndex, kind, input string) ([]*Target, error) {
 		return nil, describeRegistryError(err, "")
 	}
 	var out []*Target
+	var images []v1.Descriptor
 	for _, d := range im.Manifests {
-		if d.MediaType.IsIndex() || d.Platform == nil || d.Platform.OS == "unknown" {
-			continue
+		if !d.MediaType.IsIndex() && (d.Platform == nil || d.Platform.OS != "unknown") {
+			images = append(images, d)
+		}
+	}
+	for _, d := range images {
+		if d.Platform == nil && len(images) > 1 {
+			continue // which of several is it? Only --platform-less Open can say.
 		}
 		img, err := idx.Image(d.Digest)
 		if err != nil {
 			return nil, describeRegistryError(err, "")
 		}
-		out = append(out, &Target{Kind: kind, Image: img, Digest: d.Digest.String(), Input: input + " (" + platformName(d.Platform) + ")"})
+		t := &Target{Kind: kind, Image: img, Digest: d.Digest.String(), Input: input}
+		if d.Platform != nil {
+			t.Input += " (" + platformName(d.Platform) + ")"
+		}
+		out = append(out, t)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("the index holds no platform images")

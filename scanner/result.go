@@ -69,6 +69,9 @@ type Finding struct {
 	// its private-key aliases.
 	KeystoreType string
 	Aliases      []string
+	// Excerpt is the text around a finding in a text file, the secret in
+	// it unmasked (see Excerpt); nil elsewhere.
+	Excerpt *Excerpt `json:",omitempty"`
 }
 
 // Location returns the readable location chain, members joined with "!"
@@ -95,6 +98,7 @@ type Stats struct {
 	Files        int   // regular files reached, archive members included
 	Archives     int   // archives opened
 	Bytes        int64 // uncompressed layer (or file) bytes read
+	Skipped      int   // files not read: Options.SkipFiles, SkipDirs
 }
 
 func (s *Stats) add(o Stats) {
@@ -104,4 +108,5 @@ func (s *Stats) add(o Stats) {
 	s.Files += o.Files
 	s.Archives += o.Archives
 	s.Bytes += o.Bytes
+	s.Skipped += o.Skipped
 }

@@ -21,6 +21,9 @@ type Scanner struct {
 func New(opts Options) *Scanner { return &Scanner{opts: opts.withDefaults()} }
 
 func (s *Scanner) engine() (*rules.Engine, error) {
+	if s.opts.skipErr != nil {
+		return nil, s.opts.skipErr
+	}
 	if s.opts.Engine != nil {
 		return s.opts.Engine, nil
 	}
@@ -70,19 +73,39 @@ func (s *Scanner) ScanPath(ctx context.Context, root string) (*Result, error) {
 			return nil
 		}
 		w.stats.Bytes += st.Size()
-		return w.visit(ctx, []string{name}, st.Size(), f, f, 0)
+		err = w.visit(ctx, []string{name}, st.Size(), f, f, 0)
+		s.filesRead(w.stats.Files, w.stats.Bytes)
+		return err
 	}
 	if !info.IsDir() {
 		if err := visitFile(root, filepath.ToSlash(root)); err != nil {
 			return nil, err
 		}
 	} else {
+		// Links are followed only to files inside the directory.
+		realRoot, err := filepath.Abs(root)
+		if err == nil {
+			realRoot, err = filepath.EvalSymlinks(realRoot)
+		}
+		if err != nil {
+			return nil, err
+		}
 		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				w.skip([]string{filepath.ToSlash(p)}, "%v", err)
 				return nil
 			}
+			if d.IsDir() && p != root && s.opts.skip.dir(filepath.ToSlash(p)) {
+				return filepath.SkipDir // --skip-dirs: not even listed
+			}
+			if isDirLink(d) {
+				return w.dirLink(realRoot, p, filepath.ToSlash(p))
+			}
 			if !d.Type().IsRegular() {
+				return nil
+			}
+			if s.opts.skip.file([]string{filepath.ToSlash(p)}) {
+				w.stats.Skipped++ // --skip-files: never opened
 				return nil
 			}
 			return visitFile(p, filepath.ToSlash(p))

@@ -239,7 +239,7 @@ func TestOpenErrors(t *testing.T) {
 	notImage := filepath.Join(dir, "files.tar")
 	tarDir(t, "../testdata/keytool", notImage)
 	for _, tc := range []struct{ input, msg string }{
-		{"Bad::Ref", "invalid image reference"},
+		{"Bad::Ref", "no such file or image"},
 		{filepath.Join(dir, "missing.tar"), "no such file"},
 		{"docker-archive:" + filepath.Join(dir, "missing.tar"), "no such file"},
 		{notImage, "not a container image"},

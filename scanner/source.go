@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path"
@@ -58,6 +59,10 @@ type SourceOptions struct {
 	// fetched from the URLs its manifest entry names (foreign layers);
 	// otherwise reading it fails with a *ForeignLayerError.
 	AllowForeignLayers bool
+	// Logger, if set, is told at debug level which registries and
+	// mirrors are tried for an image, and why one is passed over. It
+	// never receives a credential.
+	Logger *slog.Logger
 }
 
 // Target is an input resolved to an image or a filesystem path.
@@ -147,11 +152,18 @@ func OpenAll(ctx context.Context, input string, opts SourceOptions) ([]*Target, 
 			return nil, err
 		}
 		return []*Target{t}, nil
+	case kind != "docker" && checkReference(input) != nil:
+		return nil, wrap(checkReference(input))
 	default:
 		ts, err = openRemoteAll(ctx, strings.TrimPrefix(strings.TrimPrefix(input, "docker:"), "//"), opts)
 	}
 	if err != nil {
 		return nil, wrap(err)
+	}
+	for _, t := range ts {
+		if t.Input == "" {
+			t.Input = input // a plain manifest, or an index of one image
+		}
 	}
 	return ts, nil
 }
@@ -216,6 +228,9 @@ func open(ctx context.Context, input string, opts SourceOptions) (*Target, error
 		return openLocal(input, opts)
 	} else if looksLikePath(input) {
 		return nil, statInput(input)
+	}
+	if err := checkReference(input); err != nil {
+		return nil, err
 	}
 	return openRemote(ctx, input, opts)
 }

@@ -52,6 +52,13 @@ type walker struct {
 	opaque     []string    // directories this layer marks opaque
 	incomplete []Incomplete
 	stats      Stats
+
+	// links follows the layer's configuration-named links (links.go);
+	// nil outside layers, and until the layer has a link or a text file
+	// one may need.
+	links   *layerLinks
+	follows bool      // the walk is a layer's, whose links are followed
+	oneName [1]string // see format
 }
 
 func (w *walker) skip(chain []string, format string, args ...any) {
@@ -66,6 +73,10 @@ func clone(s []string) []string { return append([]string(nil), s...) }
 func (w *walker) visit(ctx context.Context, chain []string, size int64, r io.Reader, ra io.ReaderAt, depth int) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if w.opts.skip.file(chain) {
+		w.stats.Skipped++
+		return nil
 	}
 	w.stats.Files++
 	var br *bufio.Reader
@@ -118,23 +129,46 @@ func (w *walker) head(br *bufio.Reader, ra io.ReaderAt, size int64, n int) ([]by
 // text runs the rules engine over a text file. A file over MaxFileSize is
 // scanned up to the limit, and the cut is reported.
 func (w *walker) text(chain []string, size int64, r io.Reader, ra io.ReaderAt) {
+	data, bufp, ok := w.readTextFile(chain, size, r, ra)
+	if !ok {
+		return
+	}
+	// The rules keep no reference to the text (findings hold copies).
+	defer textBufs.put(bufp, data)
+	w.record(chain, data, w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests}))
+	if w.follows && len(chain) == 1 {
+		w.linkTarget(chain[0], data)
+	}
+}
+
+// readTextFile reads a text file into a buffer of textBufs, up to
+// MaxFileSize (the cut is reported); the caller puts the buffer back
+// (textBufs.put(bufp, data)). ok is false when the file could not be read
+// (reported).
+func (w *walker) readTextFile(chain []string, size int64, r io.Reader, ra io.ReaderAt) (data []byte, bufp *[]byte, ok bool) {
 	n := size
 	if size > w.opts.MaxFileSize {
 		n = w.opts.MaxFileSize
 		w.skip(chain, "only the first %d bytes of this %d-byte file were scanned (--max-file-size)", n, size)
 	}
-	bufp := textBufs.get()
+	bufp = textBufs.get()
 	data, err := readText(*bufp, r, ra, n)
-	// The rules keep no reference to the text (findings hold copies).
-	defer func() { textBufs.put(bufp, data) }()
 	if err != nil {
+		textBufs.put(bufp, data)
 		w.skip(chain, "reading: %v", err)
-		return
+		return nil, nil, false
 	}
-	res := w.engine.Scan(&rules.File{Path: chain, Data: data}, rules.ScanOptions{IncludeDependencyTests: w.opts.IncludeDependencyTests})
+	return data, bufp, true
+}
+
+// record keeps what the rules made of one file, data (the excerpts of its
+// findings are taken while it is in memory).
+func (w *walker) record(chain []string, data []byte, res rules.Result) {
+	found := len(w.findings)
 	for _, f := range res.Findings {
 		w.findings = append(w.findings, Finding{Finding: f, Path: clone(chain), Layer: w.layer})
 	}
+	attachExcerpts(data, w.findings[found:]) // while the text is in memory
 	for _, d := range res.Dismissed {
 		w.dismiss(chain, d.Line, d.RuleID, d.Key, d.Reason)
 	}

@@ -15,6 +15,7 @@ import (
 )
 
 type enqueueOptions struct {
+	global    *globalOptions
 	scan      scanOptions // registry access and the spec flags
 	list      manyFlags   // --all-tags, --from-file, --tags, --max-tags
 	queue     queueFlags
@@ -37,8 +38,8 @@ worker reaches the registry with its own.
 Exit status (with --wait): 0 no finding at or above --fail-on, 1 findings,
 2 error (any image that could not be scanned, which the report lists).`
 
-func newEnqueueCommand() *cobra.Command {
-	o := &enqueueOptions{}
+func newEnqueueCommand(g *globalOptions) *cobra.Command {
+	o := &enqueueOptions{global: g, scan: scanOptions{global: g}}
 	cmd := &cobra.Command{
 		Use:   "enqueue --queue redis://HOST:PORT/DB IMAGE...",
 		Short: "Put images on a queue for peel workers",
@@ -73,7 +74,7 @@ func runEnqueue(cmd *cobra.Command, o *enqueueOptions, args []string) error {
 	}
 	var rp *reportPlan
 	if o.wait {
-		if rp, err = o.report.prepare(cmd); err != nil {
+		if rp, err = o.report.prepare(cmd, o.global); err != nil {
 			return err
 		}
 		if o.scan.timeout <= 0 {

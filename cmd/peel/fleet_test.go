@@ -268,7 +268,7 @@ func TestRealFleet(t *testing.T) {
 		rep, r := scan(t, "--no-cache", "--all-tags", reg.Host)
 		checkPlanted(t, "catalog", rep, want)
 		sameReport(t, "catalog against --all-tags of each repository", single, rep, sameHost)
-		if !strings.Contains(r.stderr, fmt.Sprintf("%d distinct layer(s) of %d: %d read, %d shared between images, 0 from the cache", distinct, totalLayers, distinct, totalLayers-distinct)) {
+		if !strings.Contains(r.stderr, fmt.Sprintf("%d distinct layer(s) of %d: %d read, %d shared between images, 0 from the layer cache", distinct, totalLayers, distinct, totalLayers-distinct)) {
 			t.Errorf("summary line: %s", r.stderr)
 		}
 	})

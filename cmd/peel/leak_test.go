@@ -103,8 +103,9 @@ func filesUnder(t *testing.T, dir string) map[string][]byte {
 // secret hides (the zoo; the book's v1; an image with a secret in each
 // field of its config, one of them repeated in a build step where no rule
 // reports it), takes every secret from a --show-secrets JSON run, then
-// searches every byte peel writes without --show-secrets (stdout, stderr,
-// each -o report in each format, its temp directory, the output
+// searches every byte peel writes without --show-secrets (stdout in each
+// table layout, with the source around each finding; stderr with
+// --debug; each -o report in each format; its temp directory; the output
 // directory's temp files) for each of them: none may occur. With
 // --show-secrets, every one must occur in every format.
 func TestNothingSecretLeaks(t *testing.T) {
@@ -133,6 +134,24 @@ func TestNothingSecretLeaks(t *testing.T) {
 				t.Error("--show-secrets hid the repeated secret in the build step")
 			}
 
+			// The source excerpts hold the secrets they show (so that the
+			// search below covers them): here, with --show-secrets.
+			excerpts := 0
+			for _, img := range decode(t, shown).Images {
+				for _, f := range img.Findings {
+					if f.Excerpt != nil {
+						excerpts++
+						if !strings.Contains(strings.Join(f.Excerpt.Lines, "\n"), f.Secret) {
+							t.Errorf("%s: --show-secrets excerpt lacks the secret", f.Location)
+						}
+					}
+				}
+			}
+			t.Logf("%d findings with a source excerpt", excerpts)
+			if label != "config-fields" && excerpts == 0 {
+				t.Error("no excerpts")
+			}
+
 			// Every output, with --show-secrets: every secret in each.
 			for _, format := range []string{"table", "json", "sarif"} {
 				r := peel(t, "scan", "--no-cache", "--show-secrets", "-f", format, in.path)
@@ -146,21 +165,32 @@ func TestNothingSecretLeaks(t *testing.T) {
 			// Without it: nothing, anywhere peel writes.
 			out, tmp, cache := filepath.Join(t.TempDir(), "out"), t.TempDir(), t.TempDir()
 			os.Mkdir(out, 0o755)
-			r := peelEnv(t, []string{"TMPDIR=" + tmp, "XDG_CACHE_HOME=" + cache}, "", "scan", "--explain",
+			r := peelEnv(t, []string{"TMPDIR=" + tmp, "XDG_CACHE_HOME=" + cache}, "", "--debug", "scan", "--explain",
 				"-o", "json="+filepath.Join(out, "r.json"), "-o", "sarif="+filepath.Join(out, "r.sarif"), "-o", "table="+filepath.Join(out, "r.txt"),
 				in.path)
 			if r.code != 1 {
 				t.Fatalf("exit %d\n%s", r.code, r.stderr)
 			}
-			written := map[string][]byte{"stdout": []byte(r.stdout), "stderr": []byte(r.stderr)}
+			if !strings.Contains(r.stderr, "peel: debug: ") {
+				t.Error("no --debug output to search")
+			}
+			written := map[string][]byte{"stdout": []byte(r.stdout), "stderr with --debug": []byte(r.stderr)}
+			// The table's other layouts, with the source of each finding.
+			for _, cols := range []string{"80", "200"} {
+				rc := peelEnv(t, []string{"COLUMNS=" + cols, "XDG_CACHE_HOME=" + cache}, "", "scan", "--explain", in.path)
+				written["stdout at "+cols+" columns"] = []byte(rc.stdout)
+			}
+			if label != "config-fields" && !strings.Contains(r.stdout, " > ") {
+				t.Error("no source excerpt in the table to search")
+			}
 			for p, b := range filesUnder(t, out) {
 				written[filepath.Base(p)] = b
 			}
 			for p, b := range filesUnder(t, tmp) {
 				written["TMPDIR "+p] = b
 			}
-			if len(written) != 5 {
-				t.Errorf("want stdout, stderr and 3 reports, and nothing in TMPDIR or beside the reports; got %d outputs", len(written))
+			if len(written) != 7 {
+				t.Errorf("want stdout (3 layouts), stderr and 3 reports, and nothing in TMPDIR or beside the reports; got %d outputs", len(written))
 			}
 			var names []string
 			for n := range written {

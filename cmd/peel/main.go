@@ -33,9 +33,12 @@ const (
 	exitPipe     = 141 // stdout was closed early (peel scan … | head -1), as a process SIGPIPE kills
 )
 
-// errFindings is returned by scan when findings reach the fail threshold;
-// the report has already been written.
-var errFindings = errors.New("findings at or above the fail threshold")
+// findingsError is returned by scan when findings reach the fail
+// threshold; the report has already been written. code is the exit
+// status (--exit-code).
+type findingsError struct{ code int }
+
+func (findingsError) Error() string { return "findings at or above the fail threshold" }
 
 // errStdoutClosed is returned when the report's reader went away (a
 // broken pipe): nothing is left to tell, on stdout or off it.
@@ -102,11 +105,12 @@ func removeTempDirs() {
 
 func exitCode(ctx context.Context, err error) int {
 	var s signalled
+	var fe findingsError
 	switch {
 	case err == nil:
 		return exitClean
-	case errors.Is(err, errFindings):
-		return exitFindings
+	case errors.As(err, &fe):
+		return fe.code
 	case errors.As(context.Cause(ctx), &s):
 		fmt.Fprintln(os.Stderr, "peel:", s)
 		return exitSignal + int(s.sig)

@@ -5,14 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"sort"
+	"regexp"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
-
-	"golang.org/x/term"
 
 	"github.com/peelscan/peel/internal/atomicfile"
 	"github.com/peelscan/peel/report"
@@ -24,24 +19,46 @@ type output struct {
 	file   string
 }
 
+// formatWord is what may stand before "=" in FORMAT=FILE: a value whose
+// part before "=" is such a word names a format, known or not.
+var formatWord = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
 // parseOutputs turns --format and the --output values (FILE or
 // FORMAT=FILE, "-" for stdout) into the reports to write. A plain FILE
-// takes --format away from stdout; FORMAT=FILE adds a report beside it.
-func parseOutputs(format string, values []string) ([]output, error) {
+// takes --format away from stdout; FORMAT=FILE adds a report beside it,
+// and FORMAT=- puts that format on stdout instead of --format's. Format
+// names are case-insensitive; an unknown one is an error (a file whose
+// name starts with a word and "=" is written ./NAME). formatSet says
+// --format was given (on the command line, in the environment or the
+// config file), so that it cannot silently lose stdout to FORMAT=-.
+func parseOutputs(format string, formatSet bool, values []string) ([]output, error) {
+	format = strings.ToLower(format)
+	if _, err := report.ByName(format); err != nil {
+		return nil, fmt.Errorf("bad flag: --format: %w", err)
+	}
 	stdout := true
 	var outs []output
 	for _, v := range values {
 		o := output{format: format, file: v}
-		f, file, ok := strings.Cut(v, "=")
-		if _, err := report.ByName(f); ok && err == nil {
-			o = output{format: f, file: file}
+		if f, file, ok := strings.Cut(v, "="); ok && formatWord.MatchString(f) {
+			name := strings.ToLower(f)
+			if _, err := report.ByName(name); err != nil {
+				return nil, fmt.Errorf("bad flag: --output %q: %w; a file named so is written ./%s", v, err, v)
+			}
+			o = output{format: name, file: file}
+			if isStdout(file) {
+				if formatSet && name != format {
+					return nil, fmt.Errorf("bad flag: --output %q and --format %s both write stdout", v, format)
+				}
+				stdout = false
+			}
 		} else {
 			stdout = false // a plain FILE takes --format off stdout
 		}
 		if o.file == "" {
 			return nil, fmt.Errorf("bad flag: --output %q: no file", v)
 		}
-		if o.file == "-" || o.file == "/dev/stdout" {
+		if isStdout(o.file) {
 			o.file = "" // stdout, written last (see writeOutputs)
 		}
 		outs = append(outs, o)
@@ -51,9 +68,6 @@ func parseOutputs(format string, values []string) ([]output, error) {
 	}
 	seen := map[string]bool{}
 	for _, o := range outs {
-		if _, err := report.ByName(o.format); err != nil {
-			return nil, fmt.Errorf("bad flag: --format: %w", err)
-		}
 		if seen[o.file] {
 			name := o.file
 			if name == "" {
@@ -66,13 +80,30 @@ func parseOutputs(format string, values []string) ([]output, error) {
 	return outs, nil
 }
 
+func isStdout(file string) bool { return file == "-" || file == "/dev/stdout" }
+
+// checkOutputs finds, before anything is scanned, a report that could not
+// be written: a directory that does not exist or is not writable, a path
+// that is a directory.
+func checkOutputs(outs []output) error {
+	for _, o := range outs {
+		if o.file == "" {
+			continue
+		}
+		if err := atomicfile.Check(o.file); err != nil {
+			return fmt.Errorf("bad flag: --output: %w", err)
+		}
+	}
+	return nil
+}
+
 // writeOutputs renders every report. Regular files are written to temp
 // files and renamed into place only when all of them rendered, so a
 // failure leaves no report half-written; a path that is not a regular file
 // (/dev/null, a FIFO, a terminal) is written in place, never replaced;
 // stdout comes last. Reports get the umask's permissions, or keep those of
 // the file they replace; with unredacted secrets (private), 0600 at most.
-func writeOutputs(ctx context.Context, outs []output, rep *report.Report, stdout io.Writer, private bool) error {
+func writeOutputs(ctx context.Context, outs []output, rep *report.Report, stdout io.Writer, private bool, table report.TableOptions) error {
 	var pending []*atomicfile.Pending
 	discard := func() {
 		for _, p := range pending {
@@ -106,6 +137,9 @@ func writeOutputs(ctx context.Context, outs []output, rep *report.Report, stdout
 	for _, o := range outs {
 		if o.file == "" {
 			w, _ := report.ByName(o.format)
+			if o.format == "table" {
+				w = report.Table(table) // fitted to the terminal, if stdout is one
+			}
 			// The writers' own errors, and those they drop, alike.
 			sw := &stickyWriter{w: stdout}
 			err := w.Write(sw, rep)
@@ -136,87 +170,4 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 	n, err := s.w.Write(p)
 	s.err = err
 	return n, err
-}
-
-// progressLine draws, on a terminal, one line per image being scanned:
-// layers finished and bytes read of the total where the sizes are known.
-// It writes nothing when stderr is not a terminal.
-type progressLine struct {
-	mu     sync.Mutex
-	w      io.Writer
-	image  string
-	done   map[int]int64
-	total  map[int]int64
-	fin    map[int]bool
-	layers int
-	last   time.Time
-}
-
-func newProgress(w *os.File, quiet bool) *progressLine {
-	if quiet || !term.IsTerminal(int(w.Fd())) {
-		return nil
-	}
-	return &progressLine{w: w}
-}
-
-func (p *progressLine) start(image string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.image, p.layers = image, 0
-	p.done, p.total, p.fin = map[int]int64{}, map[int]int64{}, map[int]bool{}
-}
-
-// Layer implements scanner.Progress.
-func (p *progressLine) Layer(layer, layers int, done, total int64, finished bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.layers, p.done[layer], p.total[layer] = layers, done, total
-	if finished {
-		p.fin[layer] = true
-	}
-	if !finished && time.Since(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	var done64, total64 int64
-	known := true
-	for l, d := range p.done {
-		done64 += d
-		if p.total[l] < 0 {
-			known = false
-		}
-		total64 += p.total[l]
-	}
-	line := fmt.Sprintf("%s: %d/%d layers, %s", report.Printable(p.image), len(p.fin), p.layers, mib(done64))
-	if known && total64 > 0 {
-		line += " of " + mib(total64)
-	}
-	// The layers in flight, each with its own bytes done (of total).
-	var inFlight []int
-	for l := range p.done {
-		if !p.fin[l] {
-			inFlight = append(inFlight, l)
-		}
-	}
-	sort.Ints(inFlight)
-	for _, l := range inFlight {
-		line += fmt.Sprintf(" | layer %d: %s", l, mib(p.done[l]))
-		if p.total[l] > 0 {
-			line += " of " + mib(p.total[l])
-		}
-	}
-	fmt.Fprintf(p.w, "\r\033[K%s", line)
-}
-
-func (p *progressLine) clear() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprint(p.w, "\r\033[K")
-}
-
-func mib(n int64) string {
-	if n < 1<<20 {
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }

@@ -156,13 +156,17 @@ type reportPlan struct {
 	failOn rules.Severity
 	ropts  report.Options
 	r      *reportFlags
+	g      *globalOptions
 }
 
 // prepare checks the report flags before any work is done.
-func (r *reportFlags) prepare(cmd *cobra.Command) (*reportPlan, error) {
-	p := &reportPlan{r: r, ropts: report.Options{ToolVersion: toolVersion(), ShowSecrets: r.showSecrets}}
+func (r *reportFlags) prepare(cmd *cobra.Command, g *globalOptions) (*reportPlan, error) {
+	p := &reportPlan{r: r, g: g, ropts: report.Options{ToolVersion: toolVersion(), ShowSecrets: r.showSecrets}}
 	var err error
-	if p.outs, err = parseOutputs(r.format, r.outputs); err != nil {
+	if p.outs, err = parseOutputs(r.format, cmd.Flags().Changed("format"), r.outputs); err != nil {
+		return nil, err
+	}
+	if err := checkOutputs(p.outs); err != nil {
 		return nil, err
 	}
 	if p.failOn, err = rules.ParseSeverity(r.failOn); err != nil {
@@ -193,7 +197,7 @@ func (r *reportFlags) prepare(cmd *cobra.Command) (*reportPlan, error) {
 func (p *reportPlan) write(ctx context.Context, cmd *cobra.Command, results []*scanner.Result, took time.Duration) error {
 	p.ropts.Duration = took
 	rep := report.Build(results, p.ropts)
-	if err := writeOutputs(ctx, p.outs, rep, cmd.OutOrStdout(), p.r.showSecrets); err != nil {
+	if err := writeOutputs(ctx, p.outs, rep, cmd.OutOrStdout(), p.r.showSecrets, tableOptions(cmd.OutOrStdout(), p.g.noColor)); err != nil {
 		return err
 	}
 	tableOnStdout := false
@@ -207,7 +211,7 @@ func (p *reportPlan) write(ctx context.Context, cmd *cobra.Command, results []*s
 		return errImagesFailed(n)
 	}
 	if p.failOn != rules.SeverityNone && rep.MaxSeverity() >= p.failOn {
-		return errFindings
+		return findingsError{code: exitFindings}
 	}
 	return nil
 }

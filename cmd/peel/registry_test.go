@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,6 +107,33 @@ func TestRealRegistry(t *testing.T) {
 		}
 		if strings.Contains(r.stdout+r.stderr, reg.Password) {
 			t.Error("the password was printed")
+		}
+	})
+
+	// --debug names the registry and every URL tried, with the token
+	// flow's, and never the password, its base64 form or a token.
+	t.Run("debug shows no credential", func(t *testing.T) {
+		for _, tc := range []struct {
+			env   []string
+			stdin string
+			args  []string
+		}{
+			{nil, reg.Password + "\n", []string{"-u", reg.User, "--password-stdin"}},
+			{auth, "", nil},
+		} {
+			args := append(append([]string{"--debug", "scan", "--no-cache", "--ca-file", reg.CAFile}, tc.args...), reg.Host+"/"+book)
+			r := peelEnv(t, tc.env, tc.stdin, args...)
+			if r.code != 1 {
+				t.Fatalf("exit %d %s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "peel: debug: request method=GET url=https://"+reg.Host+"/v2/") || !strings.Contains(r.stderr, "status=401") || !strings.Contains(r.stderr, "status=200") {
+				t.Errorf("--debug does not show the requests:\n%s", r.stderr)
+			}
+			for _, secret := range []string{reg.Password, base64.StdEncoding.EncodeToString([]byte(reg.User + ":" + reg.Password)), "Bearer", "Authorization", "token="} {
+				if strings.Contains(r.stderr, secret) {
+					t.Errorf("--debug shows %.8q…:\n%s", secret, r.stderr)
+				}
+			}
 		}
 	})
 

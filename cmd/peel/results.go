@@ -10,6 +10,7 @@ import (
 )
 
 type resultsOptions struct {
+	global  *globalOptions
 	queue   queueFlags
 	run     string
 	timeout time.Duration
@@ -25,8 +26,8 @@ entries in it.
 Exit status: 0 no finding at or above --fail-on, 1 findings, 2 error (any
 image that could not be scanned, which the report lists).`
 
-func newResultsCommand() *cobra.Command {
-	o := &resultsOptions{}
+func newResultsCommand(g *globalOptions) *cobra.Command {
+	o := &resultsOptions{global: g, scan: scanOptions{global: g}}
 	cmd := &cobra.Command{
 		Use:   "results --queue redis://HOST:PORT/DB --run ID",
 		Short: "Write the report of a run on a queue",
@@ -49,7 +50,7 @@ func runResults(cmd *cobra.Command, o *resultsOptions) error {
 	if o.timeout <= 0 {
 		return errors.New("bad flag: --timeout must be positive")
 	}
-	rp, err := o.report.prepare(cmd)
+	rp, err := o.report.prepare(cmd, o.global)
 	if err != nil {
 		return err
 	}

@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/peelscan/peel/report"
 	"github.com/peelscan/peel/rules"
@@ -45,8 +50,11 @@ type scanOptions struct {
 	cacheDir    string
 	cpuProfile  string
 	timeout     time.Duration
+	severities  []string
+	exitCode    int
 	scan        scanner.Options
 	many        manyFlags
+	global      *globalOptions
 }
 
 const scanLong = `Scan container images for baked-in secrets.
@@ -60,17 +68,29 @@ IMAGE is one of:
   dir:PATH                  a directory, a jar or any single file
 An existing local path needs no prefix: its kind is told from its contents.
 
+An argument that is no existing path is an image reference: a short name
+(alpine, org/app:1) is Docker Hub's; a first part with a dot or a colon, or
+localhost, names a registry.
+
 With --all-tags, each IMAGE is a repository (HOST/REPO) whose every tag is
 scanned, or a registry (HOST) whose every repository is, from its catalog;
 --from-file adds IMAGEs from a file. In such a run an image that cannot be
-scanned is an error entry in the report and the others go on.
+scanned is an error entry in the report and the others go on, and the exit
+status is 2.
 
-Exit status: 0 no finding at or above --fail-on, 1 findings, 2 error (or,
-in a run over many images, any image that could not be scanned),
-130 interrupted (Ctrl-C), 141 standard output closed early.`
+Every flag can also be set by an environment variable PEEL_<FLAG>
+(PEEL_FAIL_ON=high) or a key of the config file (peel.yaml, --config-file).
 
-func newScanCommand() *cobra.Command {
-	o := &scanOptions{}
+On a terminal, the table fits its width and shows colours (not with
+--no-color or NO_COLOR); elsewhere, and with COLUMNS unset, it is a block
+per finding, lines unwrapped.
+
+Exit status: 0 no finding at or above --fail-on, 1 findings (or
+--exit-code), 2 error, 130 interrupted (Ctrl-C), 141 standard output
+closed early.`
+
+func newScanCommand(g *globalOptions) *cobra.Command {
+	o := &scanOptions{global: g}
 	cmd := &cobra.Command{
 		Use:   "scan IMAGE...",
 		Short: "Scan images, archives or directories for secrets",
@@ -84,16 +104,21 @@ func newScanCommand() *cobra.Command {
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, o, args) },
+		RunE:              func(cmd *cobra.Command, args []string) error { return runScan(cmd, o, args) },
+		ValidArgsFunction: completeInput,
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.format, "format", "f", "table", "report format: "+strings.Join(report.Formats(), ", "))
-	f.StringArrayVarP(&o.outputs, "output", "o", nil, "write the report to FILE instead of stdout, or FORMAT=FILE to add one (repeatable; - is stdout); a regular file is replaced atomically, anything else (/dev/null, a FIFO) written into")
+	f.StringVarP(&o.format, "format", "f", "table", "report format: "+strings.Join(report.Formats(), ", ")+" (any case)")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "write the report to FILE instead of stdout, or FORMAT=FILE to add one (repeatable; FORMAT=- puts that format on stdout instead of --format); a regular file is replaced atomically, anything else (/dev/null, a FIFO) written into")
 	f.StringVar(&o.ignoreFile, "ignore-file", "", "ignore file of finding fingerprints and location globs (default: .peelignore in the working directory, if any)")
 	f.StringVar(&o.baseline, "baseline", "", "an earlier peel JSON report: report and fail only on findings not in it")
 	f.StringVar(&o.fpKeyEnv, "fingerprint-key-env", defaultFingerprintKeyEnv, "environment variable holding a fingerprint key (at least 16 bytes): when it is set, fingerprints are HMACs of each finding's place and secret under it, so a rotated value is a new finding; otherwise they hash the place alone")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no summary on stderr")
-	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, none")
+	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 (--exit-code) when a finding is at or above this severity: critical, high, medium, low, none")
+	f.StringSliceVar(&o.severities, "severity", nil, "report only findings of these severities (comma-separated: critical,high); the others are left out of every report and not failed on (default: all)")
+	f.IntVar(&o.exitCode, "exit-code", exitFindings, "exit status when findings reach --fail-on (0: findings never fail the run)")
+	f.StringSliceVar(&o.scan.SkipFiles, "skip-files", nil, "globs of files not to read at all, as locations show them (comma-separated or repeated: '**/*.min.js', /opt/vendor/big.jar); * stays in a path segment, ** crosses them and archive members")
+	f.StringSliceVar(&o.scan.SkipDirs, "skip-dirs", nil, "globs of directories not to read at all, in layers, archives and dir: inputs (/usr/share/doc, '**/node_modules')")
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print secrets in full instead of redacted")
 	f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image: os/arch[/variant]")
 	f.BoolVar(&o.allPlat, "all-platforms", false, "scan every image of a multi-platform index, each reported separately")
@@ -119,24 +144,49 @@ func newScanCommand() *cobra.Command {
 	f.Int64Var(&o.scan.MaxRatio, "max-ratio", scanner.DefaultMaxRatio, "highest compression ratio (uncompressed:compressed) of a layer stream or archive member, checked past 16 MiB")
 	f.IntVar(&o.scan.MaxEntries, "max-entries", scanner.DefaultMaxEntries, "most members to read from one archive")
 	addManyFlags(f, &o.many)
+	registerCompletions(cmd)
 	return cmd
 }
 
 func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
-	outs, err := parseOutputs(o.format, o.outputs)
+	label := func(name string) string { return flagLabel(cmd, name) }
+	outs, err := parseOutputs(o.format, cmd.Flags().Changed("format"), o.outputs)
 	if err != nil {
 		return err
 	}
 	failOn, err := rules.ParseSeverity(o.failOn)
 	if err != nil {
-		return fmt.Errorf("bad flag: --fail-on: %w", err)
+		return fmt.Errorf("bad flag: %s: %w", label("fail-on"), err)
+	}
+	var severities []rules.Severity
+	for _, s := range o.severities {
+		sev, err := rules.ParseSeverity(s)
+		if err != nil || sev == rules.SeverityNone {
+			return fmt.Errorf("bad flag: %s: unknown severity %q (want critical, high, medium or low)", label("severity"), s)
+		}
+		severities = append(severities, sev)
+	}
+	if o.exitCode < 0 || o.exitCode > 125 || o.exitCode == exitError {
+		return fmt.Errorf("bad flag: %s %d: want 0 to 125, not %d (which says an error)", label("exit-code"), o.exitCode, exitError)
 	}
 	platform, err := v1.ParsePlatform(o.platform)
 	if err != nil || platform.OS == "" || platform.Architecture == "" {
-		return fmt.Errorf("bad flag: --platform %q: want os/arch[/variant]", o.platform)
+		return fmt.Errorf("bad flag: %s %q: want os/arch[/variant]", label("platform"), o.platform)
 	}
 	if o.timeout <= 0 {
-		return errors.New("bad flag: --timeout must be positive")
+		return fmt.Errorf("bad flag: %s must be positive", label("timeout"))
+	}
+	if err := scanner.CheckSkipGlobs(o.scan.SkipFiles, o.scan.SkipDirs); err != nil {
+		return fmt.Errorf("bad flag: %w", err)
+	}
+	if err := checkOutputs(outs); err != nil {
+		return err
+	}
+	var log *slog.Logger
+	if o.global.debug {
+		log = newDebugLogger(cmd.ErrOrStderr())
+		o.scan.Logger = log
+		logSettings(cmd, log)
 	}
 	if o.scan.MaxDepth < 1 || o.scan.MaxFileSize < 1 || o.scan.MaxArchiveSize < 1 || o.scan.MaxTotalInflate < 1 || o.scan.MaxRatio < 1 || o.scan.MaxEntries < 1 {
 		return errors.New("bad flag: the --max-* limits must be positive")
@@ -168,9 +218,12 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	defer closeCache()
 	o.scan.Share = scanner.NewShare(shareMemory(o.scan.Cache))
 
-	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat, AllowForeignLayers: o.foreign}
+	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat, AllowForeignLayers: o.foreign, Logger: log}
 	if srcOpts.Transport, srcOpts.Credentials, err = registryAccess(o, cmd.InOrStdin()); err != nil {
 		return err
+	}
+	if log != nil {
+		srcOpts.Transport = debugTransport{next: srcOpts.Transport, log: log}
 	}
 
 	// Spill files and unpacked archives live in a private directory that
@@ -183,12 +236,15 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	defer os.RemoveAll(tmp)
 	o.scan.TempDir = tmp
 
-	ropts := report.Options{ToolVersion: toolVersion(), ShowSecrets: o.showSecrets}
+	ropts := report.Options{ToolVersion: toolVersion(), ShowSecrets: o.showSecrets, Severities: severities}
 	if ropts.FingerprintKey, err = fingerprintKey(o.fpKeyEnv, cmd.Flags().Changed("fingerprint-key-env")); err != nil {
 		return err
 	}
 	if ropts.Ignore, err = loadIgnoreFile(o.ignoreFile); err != nil {
 		return err
+	}
+	if log != nil && ropts.Ignore != nil {
+		log.Debug("ignore file", "file", ropts.Ignore.Name)
 	}
 	if o.baseline != "" {
 		f, err := os.Open(o.baseline)
@@ -215,11 +271,15 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	ctx, cancel := context.WithTimeoutCause(cmd.Context(), o.timeout, errTimedOut)
 	defer cancel()
-	progress := newProgress(os.Stderr, o.quiet || o.many.many())
+	var progress *progress
+	if !o.global.debug { // a log and a line redrawn in place do not mix
+		progress = newProgress(os.Stderr, o.quiet || o.many.many())
+	}
 	if progress != nil {
 		o.scan.Progress = progress
-		defer progress.clear()
+		defer progress.stop()
 	}
+	skip := scanner.SkipFunc(o.scan.SkipFiles, o.scan.SkipDirs)
 	sc := scanner.New(o.scan)
 	start := time.Now()
 	var results []*scanner.Result
@@ -234,19 +294,28 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 			return o.failure(ctx, "", err)
 		}
 	}
-	for _, input := range one {
+	for i, input := range one {
 		if progress != nil {
-			progress.start(input)
+			progress.start(input, i+1, len(one))
 		}
 		targets, err := scanner.OpenAll(ctx, input, srcOpts)
 		if err != nil {
 			return o.failure(ctx, input, err)
 		}
 		for _, t := range targets {
+			if log != nil {
+				log.Debug("input", "arg", input, "kind", t.Kind, "ref", t.Ref, "digest", t.Digest, "path", t.Path)
+			}
+			if progress != nil {
+				progress.target(t, i+1, len(args), skip)
+			}
 			res, err := sc.Scan(ctx, t)
 			t.Close()
 			if err != nil {
 				return o.failure(ctx, t.Input, fmt.Errorf("%s: %w", t.Input, err))
+			}
+			if progress != nil {
+				progress.finish(res)
 			}
 			results = append(results, res)
 		}
@@ -256,10 +325,14 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	ropts.Duration = time.Since(start)
 	if progress != nil {
-		progress.clear()
+		progress.stop()
 	}
 	rep := report.Build(results, ropts)
-	if err := writeOutputs(ctx, outs, rep, cmd.OutOrStdout(), o.showSecrets); err != nil {
+	table := tableOptions(cmd.OutOrStdout(), o.global.noColor)
+	if log != nil {
+		log.Debug("table", "width", table.Width, "color", table.Color)
+	}
+	if err := writeOutputs(ctx, outs, rep, cmd.OutOrStdout(), o.showSecrets, table); err != nil {
 		return o.failure(ctx, "", err)
 	}
 	tableOnStdout := false
@@ -272,10 +345,40 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	if n := failedImages(results); n > 0 {
 		return errImagesFailed(n)
 	}
-	if failOn != rules.SeverityNone && rep.MaxSeverity() >= failOn {
-		return errFindings
+	if failOn != rules.SeverityNone && rep.MaxSeverity() >= failOn && o.exitCode != exitClean {
+		return findingsError{code: o.exitCode}
 	}
 	return nil
+}
+
+// tableOptions fit the table on stdout to the terminal it is, if it is
+// one: its width, and colour unless --no-color, NO_COLOR or TERM=dumb.
+// Not a terminal, COLUMNS gives a width if set; else the table is laid out
+// for a log, unwrapped.
+func tableOptions(stdout io.Writer, noColor bool) report.TableOptions {
+	var o report.TableOptions
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
+			o.Width = w
+		}
+		o.Color = !noColor && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	}
+	if o.Width == 0 {
+		if w, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && w > 0 {
+			o.Width = w
+		}
+	}
+	return o
+}
+
+// logSettings says, with --debug, which flags the environment or the
+// config file set (their names, never their values).
+func logSettings(cmd *cobra.Command, log *slog.Logger) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if o := f.Annotations[originAnnotation]; len(o) > 0 {
+			log.Debug("flag set", "flag", "--"+f.Name, "from", o[0])
+		}
+	})
 }
 
 // defaultTimeout bounds a whole run: generous for a large image over a
@@ -301,11 +404,25 @@ func (o *scanOptions) failure(ctx context.Context, input string, err error) erro
 		}
 		return &adviceError{msg: msg, err: err}
 	}
+	var refErr *scanner.ReferenceError
+	if errors.As(err, &refErr) && refErr.Scheme == "http" && refErr.Host != "" {
+		return &adviceError{msg: fmt.Sprintf("%v; for plain HTTP, add --insecure-registry %s", err, refErr.Host), err: err}
+	}
 	var fe *scanner.ForeignLayerError
 	if errors.As(err, &fe) {
 		return &adviceError{msg: err.Error() + " (--allow-foreign-layers fetches it)", err: err}
 	}
 	var re *scanner.RegistryError
+	if errors.As(err, &re) && scanner.DockerHubImplied(input) && o.username == "" &&
+		(re.Kind == scanner.FailNotFound || re.Kind == scanner.FailAuth || re.Kind == scanner.FailDenied) {
+		// Docker Hub answers 401 for a repository that does not exist:
+		// the name may as well be a mistyped path.
+		ref := input
+		if r, perr := name.ParseReference(input); perr == nil {
+			ref = strings.Replace(r.Name(), name.DefaultRegistry+"/", "docker.io/", 1)
+		}
+		return &adviceError{msg: fmt.Sprintf("%s: %v: not a local path, nor an image Docker Hub serves (%s: %s)", input, scanner.ErrNoSuchFileOrImage, ref, re.Msg), err: err}
+	}
 	if errors.As(err, &re) {
 		switch re.Kind {
 		case scanner.FailAuth:

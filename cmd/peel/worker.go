@@ -17,7 +17,7 @@ type workerOptions struct {
 	scan        scanOptions // registry access
 	queue       queueFlags
 	concurrency int
-	debug       bool
+	global      *globalOptions // --debug
 }
 
 const workerLong = `Process the tasks of a queue that peel enqueue fills, until SIGINT or
@@ -33,10 +33,10 @@ that dies mid-task loses nothing: the task goes back on the queue for
 another once its lease expires (one to two minutes).
 
 On stopping it prints its counters: tasks done, layers read, cache hits;
---debug prints a line per task with the counters so far.`
+--debug (-v) prints a line per task with the counters so far.`
 
-func newWorkerCommand() *cobra.Command {
-	o := &workerOptions{}
+func newWorkerCommand(g *globalOptions) *cobra.Command {
+	o := &workerOptions{global: g, scan: scanOptions{global: g}}
 	cmd := &cobra.Command{
 		Use:   "worker --queue redis://HOST:PORT/DB",
 		Short: "Scan images from a queue",
@@ -48,7 +48,6 @@ func newWorkerCommand() *cobra.Command {
 	addQueueFlags(f, &o.queue)
 	addRegistryFlags(f, &o.scan)
 	f.IntVarP(&o.concurrency, "concurrency", "c", 2, "tasks to run at once")
-	f.BoolVar(&o.debug, "debug", false, "log every task done, with the counters so far, on stderr")
 	return cmd
 }
 
@@ -80,7 +79,7 @@ func runWorker(cmd *cobra.Command, o *workerOptions) error {
 		fmt.Fprintf(stderr, "%s peel worker: %s\n", time.Now().UTC().Format("15:04:05"), report.Printable(msg))
 	}
 	cfg := fleet.WorkerConfig{Concurrency: o.concurrency, Source: src, Cache: c, TempDir: tmp, Warn: say}
-	if o.debug {
+	if o.global.debug {
 		cfg.Log = func(format string, args ...any) { say(fmt.Sprintf(format, args...)) }
 	}
 	say(fmt.Sprintf("serving queue %s on %s, %d task(s) at once", o.queue.queueName, redisAddr(o.queue.queueURL), o.concurrency))

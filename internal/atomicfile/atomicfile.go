@@ -107,6 +107,35 @@ func prepare(path string, write func(io.Writer) error, perm func(existing fs.Fil
 	return &Pending{path: path, tmp: f.Name(), dest: dest}, nil
 }
 
+// Check reports, before any content is rendered, why path could not be
+// written: its directory does not exist or takes no new file, or it is a
+// directory, a block device or a socket. A new file is tried beside the
+// target and removed at once.
+func Check(path string) error {
+	dest, info, err := resolve(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if info != nil && !info.Mode().IsRegular() {
+		return nil // written in place
+	}
+	f, err := createTemp(dest, 0o600)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the temp file's name says nothing to the user
+		}
+		dir := filepath.Dir(dest)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: no such directory %s", path, dir)
+		}
+		return fmt.Errorf("%s: cannot create a file in %s: %w", path, dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
 // resolve says where the content of path goes: for a regular file or a
 // path that does not exist, the file to replace (a symbolic link is
 // followed, so that the link stays a link), with info nil when it does not

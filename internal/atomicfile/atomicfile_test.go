@@ -187,3 +187,34 @@ func TestNotRegularIsWrittenInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestCheck: a report's path is judged before anything is rendered: a
+// new file in a writable directory and a device are fine; a missing
+// directory, a read-only one and a directory as the file are not; nothing
+// is left behind.
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o500)
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{filepath.Join(dir, "new.json"), ""},
+		{"/dev/null", ""},
+		{filepath.Join(dir, "no", "such", "r.json"), "no such directory " + filepath.Join(dir, "no", "such")},
+		{dir, "is a directory"},
+	} {
+		err := Check(tc.path)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Check(%s) = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		if err := Check(filepath.Join(ro, "r.json")); err == nil || !strings.Contains(err.Error(), "cannot create a file in") {
+			t.Errorf("read-only directory: %v", err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+}

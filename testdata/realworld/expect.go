@@ -206,7 +206,7 @@ func compare(want, got []Entry, fallback map[string]bool) Diff {
 	return d
 }
 
-// reportFinding is the part of peel's JSON report (peel-report/v1) the
+// reportFinding is the part of peel's JSON report (peel-report/v2) the
 // expectations use.
 type reportFinding struct {
 	Rule     string   `json:"rule"`
@@ -249,8 +249,8 @@ func readReport(path string) ([]reportFinding, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if r.Schema != "peel-report/v1" || len(r.Images) != 1 {
-		return nil, fmt.Errorf("%s: not a peel-report/v1 report of one image", path)
+	if r.Schema != "peel-report/v2" || len(r.Images) != 1 {
+		return nil, fmt.Errorf("%s: not a peel-report/v2 report of one image", path)
 	}
 	return r.Images[0].Findings, nil
 }

@@ -160,3 +160,26 @@ func TestKeywordScannerBounds(t *testing.T) {
 		t.Logf("%s: prefixes of %d bytes, %d table entries", name, k.plen, len(k.trans))
 	}
 }
+
+// TestDecodeUTF16: text behind a UTF-16 byte order mark, either order,
+// decodes to the same UTF-8 lines; a cut surrogate or a byte left over
+// becomes U+FFFD; anything else is left alone.
+func TestDecodeUTF16(t *testing.T) {
+	for in, want := range map[string]string{
+		"\xff\xfea\x00=\x00\r\x00\n\x00\xe9\x00\n\x00": "a=\r\né\n",
+		"\xfe\xff\x00a\x00=\x00\n\xd8\x3d\xde\x00":     "a=\n\U0001F600",
+		"\xff\xfea\x00\x3d\xd8":                        "a\uFFFD",
+		"\xff\xfea\x00b":                               "a\uFFFD",
+		"\xff\xfe":                                     "",
+	} {
+		got, ok := DecodeUTF16([]byte(in))
+		if !ok || string(got) != want {
+			t.Errorf("DecodeUTF16(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"plain", "\xef\xbb\xbfutf-8 with a mark", "\xff"} {
+		if got, ok := DecodeUTF16([]byte(in)); ok || string(got) != in {
+			t.Errorf("DecodeUTF16(%q) = %q, %v; want it left alone", in, got, ok)
+		}
+	}
+}
