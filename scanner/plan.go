@@ -146,7 +146,7 @@ func (s *Scanner) ScanLayerOf(ctx context.Context, t *Target, n int, key, run st
 	if got := base.key(at.DiffID, storedDigest(at)); got != key {
 		return LayerOutcome{}, fmt.Errorf("layer %d: its cache key here is %s, not the planned %s: this peel's rules or options differ from the planner's", n, got, key)
 	}
-	ls := &cachingScanner{next: walkScanner{s: s, engine: engine, budget: s.newBudget()}, cache: s.opts.Cache, base: base}
+	ls := &cachingScanner{next: walkScanner{s: s, engine: engine, budget: s.newBudget()}, cache: s.opts.Cache, base: base, log: logger(s.opts.Logger)}
 	res, err := ls.ScanLayer(ctx, im.layers[n-1], at)
 	if err != nil {
 		return LayerOutcome{}, fmt.Errorf("layer %d: %w", n, err)
