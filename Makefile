@@ -61,28 +61,33 @@ tools:
 	npm install --no-audit --no-fund --prefix .tools @microsoft/sarif-multitool@5.7.0
 	chmod u+x $(MULTITOOL)
 
-# End-to-end tests against a real registry and a real Docker daemon:
-# Debian's docker-registry (apt-get install docker-registry), started here
-# on a free port of 127.0.0.1 with TLS and htpasswd auth by
-# testdata/registry, and Debian's dockerd (apt-get install docker.io; as
-# root, vfs storage, no networking, a private socket and data root) by
-# testdata/dockerd; both stopped by a trap whatever happens. (make test
-# runs the same tests with servers they start themselves, or skips them.)
+# End-to-end tests against a real registry, a real Docker daemon and a
+# real Redis: Debian's docker-registry (apt-get install docker-registry),
+# started here on a free port of 127.0.0.1 with TLS and htpasswd auth by
+# testdata/registry; Debian's dockerd (apt-get install docker.io; as root,
+# vfs storage, no networking, a private socket and data root) by
+# testdata/dockerd; and Debian's redis-server (apt-get install
+# redis-server; no persistence) by testdata/redis, for the queue of
+# workers and the shared layer cache; all stopped by a trap whatever
+# happens. (make test runs the same tests with servers they start
+# themselves, or skips them.)
 e2e:
 	@set -e; tmp=$$(mktemp -d); pids=; \
 	trap 'kill $$pids 2>/dev/null; wait $$pids 2>/dev/null; rm -rf '"$$tmp" EXIT; \
 	$(GO) build -o $$tmp/registry-harness ./testdata/registry; \
 	$(GO) build -o $$tmp/dockerd-harness ./testdata/dockerd; \
-	mkdir $$tmp/reg $$tmp/dockerd; \
+	$(GO) build -o $$tmp/redis-harness ./testdata/redis; \
+	mkdir $$tmp/reg $$tmp/dockerd $$tmp/redis; \
 	$$tmp/registry-harness -dir $$tmp/reg & pids="$$pids $$!"; \
 	$$tmp/dockerd-harness -dir $$tmp/dockerd & pids="$$pids $$!"; \
-	for f in reg dockerd; do \
+	$$tmp/redis-harness -dir $$tmp/redis & pids="$$pids $$!"; \
+	for f in reg dockerd redis; do \
 	  for i in $$(seq 600); do [ -f $$tmp/$$f/env ] && break; \
 	    for p in $$pids; do kill -0 $$p 2>/dev/null || { echo "e2e: a server exited"; exit 1; }; done; sleep 0.1; done; \
 	  [ -f $$tmp/$$f/env ] || { echo "e2e: $$f did not come up"; exit 1; }; \
 	  . $$tmp/$$f/env; \
 	done; \
-	$(GO) test -count=1 -v -run 'TestRealRegistry|TestRealDaemon' ./cmd/peel
+	$(GO) test -count=1 -v -timeout 20m -run 'TestRealRegistry|TestRealDaemon|TestRealFleet' ./cmd/peel
 
 # Validates the SARIF of the v1 and zoo fixtures with the Multitool.
 sarif-check: tools
@@ -124,8 +129,8 @@ realworld-peers: build bench-tools
 lint:
 	@out=$$(gofmt -l cmd scanner rules report internal $$(find testdata -path testdata/build -prune -o -name '*.go' -print)); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
+	$(GO) vet ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/redis ./testdata/fleetbench ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./... ./testdata/gen ./testdata/bench ./testdata/registry ./testdata/redis ./testdata/fleetbench ./testdata/dockerd ./testdata/realworld ./testdata/gitleaks-samples
 
 clean:
 	rm -rf bin $(BUILD) .tools
@@ -158,6 +163,13 @@ bench: bench-tools
 bench-tools: $(TRIVY)
 $(TRIVY):
 	GOEXPERIMENT=jsonv2 GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0
+
+# A whole registry spread over 1, 2 and 3 peel workers on a queue and
+# layer cache in Redis (docker-registry and redis-server on 127.0.0.1):
+# images and layers per hour, cold and warm, appended to BENCHMARKS.md.
+.PHONY: fleetbench
+fleetbench:
+	$(GO) run ./testdata/fleetbench
 
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./rules/... ./scanner

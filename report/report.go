@@ -79,6 +79,9 @@ type Image struct {
 	// did not report, and why.
 	Dismissed []Dismissed `json:"dismissed,omitempty"`
 	Stats     Stats       `json:"stats"`
+	// Error says why the image could not be scanned, in a run over many
+	// images that went on past it; its findings are then empty.
+	Error string `json:"error,omitempty"`
 }
 
 // Dismissed is a candidate that was not reported.
@@ -144,6 +147,7 @@ type Incomplete struct {
 type Stats struct {
 	Layers       int   `json:"layers"`
 	CachedLayers int   `json:"cached_layers"`
+	SharedLayers int   `json:"shared_layers,omitempty"`
 	Files        int   `json:"files"`
 	Archives     int   `json:"archives"`
 	Bytes        int64 `json:"bytes"`
@@ -166,6 +170,13 @@ type Summary struct {
 	Bytes        int64          `json:"bytes"`
 	Skipped      int            `json:"skipped"`
 	Seconds      float64        `json:"seconds"`
+
+	// Errors counts the images that could not be scanned. SharedLayers
+	// counts layers another image of the run had; with more than one
+	// image, DistinctLayers is Layers less SharedLayers.
+	Errors         int `json:"errors,omitempty"`
+	SharedLayers   int `json:"shared_layers,omitempty"`
+	DistinctLayers int `json:"distinct_layers,omitempty"`
 }
 
 // Build assembles a report from scan results. Unless opts.ShowSecrets, the
@@ -193,7 +204,11 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		img := Image{
 			Input: res.Input, Kind: res.Kind, ImageID: res.ImageID, Digest: res.Digest, Ref: res.Ref, Platform: res.Platform,
 			Layers: []Layer{}, Findings: []Finding{}, Incomplete: []Incomplete{},
-			Stats: Stats{Layers: res.Stats.Layers, CachedLayers: res.Stats.CachedLayers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes, Skipped: res.Stats.Skipped},
+			Stats: Stats{Layers: res.Stats.Layers, CachedLayers: res.Stats.CachedLayers, SharedLayers: res.Stats.SharedLayers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes, Skipped: res.Stats.Skipped},
+			Error: red.s(res.Error),
+		}
+		if img.Error != "" {
+			r.Summary.Errors++
 		}
 		createdBy := map[int]string{}
 		occurrences := map[string]int{}
@@ -254,6 +269,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		r.Summary.Incomplete += len(img.Incomplete)
 		r.Summary.Layers += img.Stats.Layers
 		r.Summary.CachedLayers += img.Stats.CachedLayers
+		r.Summary.SharedLayers += img.Stats.SharedLayers
 		r.Summary.Files += img.Stats.Files
 		r.Summary.Archives += img.Stats.Archives
 		r.Summary.Bytes += img.Stats.Bytes
@@ -261,6 +277,9 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		r.Images = append(r.Images, img)
 	}
 	r.Summary.Images = len(r.Images)
+	if r.Summary.Images > 1 || r.Summary.SharedLayers > 0 {
+		r.Summary.DistinctLayers = r.Summary.Layers - r.Summary.SharedLayers
+	}
 	r.Summary.Seconds = float64(opts.Duration.Milliseconds()) / 1000
 	sort.Slice(r.Rules, func(i, j int) bool { return r.Rules[i].ID < r.Rules[j].ID })
 	return r

@@ -60,8 +60,13 @@ func (sarifWriter) Write(w io.Writer, r *Report) error {
 			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(rule.Severity))).
 			WithProperties(pb.Properties)
 	}
-	inv := sarif.NewInvocation().WithExecutionSuccess(true)
+	inv := sarif.NewInvocation().WithExecutionSuccess(r.Summary.Errors == 0)
 	for _, img := range r.Images {
+		if img.Error != "" {
+			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarif.NewNotification().
+				WithLevel("error").
+				WithMessage(sarif.NewTextMessage(Printable(fmt.Sprintf("not scanned: %s: %s", img.Input, img.Error)))))
+		}
 		for _, f := range img.Findings {
 			run.AddResult(sarifResult(img, f))
 		}

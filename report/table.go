@@ -59,6 +59,10 @@ func (t tableWriter) Write(w io.Writer, r *Report) error {
 		if i > 0 {
 			tw.line("")
 		}
+		if img.Error != "" {
+			tw.wrapped(fmt.Sprintf("%s: error: %s", Printable(img.Input), Printable(img.Error)), 4)
+			continue
+		}
 		tw.wrapped(imageHeader(img), 2)
 		findings := sortedFindings(img.Findings)
 		switch {
@@ -131,6 +135,9 @@ func imageHeader(img Image) string {
 	default:
 		fmt.Fprintf(&b, ", %d files, %d archives", s.Files, s.Archives)
 	}
+	if s.SharedLayers > 0 {
+		fmt.Fprintf(&b, ", %d layers shared with other images", s.SharedLayers)
+	}
 	if s.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d files skipped", s.Skipped)
 	}
@@ -159,8 +166,14 @@ func SummaryLine(r *Report) string {
 	if s.Incomplete > 0 {
 		fmt.Fprintf(&b, "; %d part(s) not fully scanned", s.Incomplete)
 	}
-	read := s.Layers - s.CachedLayers
+	if s.Errors > 0 {
+		fmt.Fprintf(&b, "; %d image(s) could not be scanned", s.Errors)
+	}
+	read := s.Layers - s.CachedLayers - s.SharedLayers
 	switch {
+	case s.SharedLayers > 0:
+		fmt.Fprintf(&b, ". %d distinct layer(s) of %d: %d read, %d shared between images, %d from the layer cache; %d file(s), %d archive(s), %s",
+			s.DistinctLayers, s.Layers, read, s.SharedLayers, s.CachedLayers, s.Files, s.Archives, humanBytes(s.Bytes))
 	case s.Layers > 0 && read == 0:
 		fmt.Fprintf(&b, ". All %d layer(s) came from the layer cache (nothing read again)", s.Layers)
 	case s.Layers > 0:

@@ -140,6 +140,9 @@ func (s *Scanner) scanLayers(ctx context.Context, engine *rules.Engine, layers [
 	if s.opts.Cache != nil {
 		ls = &cachingScanner{next: ls, cache: s.opts.Cache, base: s.keyBase(engine), progress: s.opts.Progress, log: logger(s.opts.Logger)}
 	}
+	if s.opts.Share != nil {
+		ls = &sharingScanner{next: ls, sh: s.opts.Share, base: s.keyBase(engine), parallelism: s.opts.Parallelism}
+	}
 	results := make([]*LayerResult, len(layers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.Parallelism)

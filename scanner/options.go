@@ -33,6 +33,9 @@ type Options struct {
 	// and the keystores kept: wrap the store in cache.Seal (scanner/cache)
 	// so that its bytes reveal nothing. See LayerCache.
 	Cache LayerCache
+	// Share, if set, shares layer results between the images of a run:
+	// each layer is read once however many images hold it. See Share.
+	Share *Share
 	// Engine runs the detection rules. Default: rules.DefaultEngine.
 	Engine *rules.Engine
 	// Progress, if set, is told how far each layer has been read (and

@@ -23,6 +23,9 @@ type Result struct {
 	// Rules describes every rule that has a finding here.
 	Rules map[string]rules.Rule
 	Stats Stats
+	// Error, when set, says why the image could not be scanned (a run over
+	// many images goes on past it); only Input and Kind are set besides.
+	Error string
 }
 
 // Dismissed is a candidate that was not reported, and the reason.
@@ -91,6 +94,7 @@ type Incomplete struct {
 type Stats struct {
 	Layers       int   // layers scanned, from the cache or read
 	CachedLayers int   // layers whose result came from the cache
+	SharedLayers int   // layers whose result another image of the run had (see Share)
 	Files        int   // regular files reached, archive members included
 	Archives     int   // archives opened
 	Bytes        int64 // uncompressed layer (or file) bytes read
@@ -100,6 +104,7 @@ type Stats struct {
 func (s *Stats) add(o Stats) {
 	s.Layers += o.Layers
 	s.CachedLayers += o.CachedLayers
+	s.SharedLayers += o.SharedLayers
 	s.Files += o.Files
 	s.Archives += o.Archives
 	s.Bytes += o.Bytes

@@ -17,6 +17,7 @@ import (
 func TestDependencyDirection(t *testing.T) {
 	rulesBelow := []string{
 		"github.com/google/go-containerregistry", "github.com/spf13/cobra",
+		"github.com/hibiken/asynq", "github.com/redis/go-redis",
 		"github.com/peelscan/peel/scanner", "github.com/peelscan/peel/report", "github.com/peelscan/peel/cmd",
 	}
 	forbidden := map[string][]string{
@@ -24,7 +25,17 @@ func TestDependencyDirection(t *testing.T) {
 		"github.com/peelscan/peel/rules/keystore":          append([]string{"github.com/peelscan/peel/rules/"}, rulesBelow...),
 		"github.com/peelscan/peel/rules/internal/gitleaks": append([]string{"github.com/peelscan/peel/rules/keystore"}, rulesBelow...),
 		"github.com/peelscan/peel/rules/internal/textscan": append([]string{"github.com/zricethezav/gitleaks", "github.com/peelscan/peel/rules/"}, rulesBelow...),
+		// The scanner knows nothing of queues or of Redis: the fleet and
+		// the Redis store sit beside it.
 		"github.com/peelscan/peel/scanner": {
+			"github.com/spf13/cobra", "github.com/olekukonko/tablewriter",
+			"github.com/peelscan/peel/report", "github.com/peelscan/peel/cmd",
+			"github.com/hibiken/asynq", "github.com/redis/go-redis", "github.com/peelscan/peel/scanner/fleet",
+			"github.com/peelscan/peel/scanner/cache/rediscache",
+		},
+		// The fleet runs scans and hands their results up: it renders no
+		// report and reads no flags.
+		"github.com/peelscan/peel/scanner/fleet": {
 			"github.com/spf13/cobra", "github.com/olekukonko/tablewriter",
 			"github.com/peelscan/peel/report", "github.com/peelscan/peel/cmd",
 		},
@@ -36,6 +47,10 @@ func TestDependencyDirection(t *testing.T) {
 		"github.com/peelscan/peel/scanner/cache": {
 			"github.com/peelscan/peel/scanner", "github.com/peelscan/peel/rules", "github.com/google/go-containerregistry",
 			"github.com/peelscan/peel/report", "github.com/peelscan/peel/cmd",
+		},
+		"github.com/peelscan/peel/scanner/cache/rediscache": {
+			"github.com/peelscan/peel/scanner", "github.com/peelscan/peel/rules", "github.com/google/go-containerregistry",
+			"github.com/peelscan/peel/report", "github.com/peelscan/peel/cmd", "github.com/hibiken/asynq",
 		},
 	}
 	for pkg, bad := range forbidden {

@@ -97,7 +97,7 @@ then the file.`,
 	pf.StringVar(&g.configFile, "config-file", "", "YAML file of flag values, keyed by flag name (default: peel.yaml in the working directory, if any); not --config, which is a gitleaks config")
 	cobra.AddTemplateFunc("peelVersion", versionText)
 	root.SetVersionTemplate(`{{peelVersion}}`)
-	root.AddCommand(newScanCommand(g), &cobra.Command{
+	root.AddCommand(newScanCommand(g), newEnqueueCommand(g), newWorkerCommand(g), newResultsCommand(g), &cobra.Command{
 		Use:   "version",
 		Short: "Print the versions of peel, gitleaks, the rules, the report schemas and Go",
 		Args:  cobra.NoArgs,

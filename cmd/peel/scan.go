@@ -55,6 +55,7 @@ type scanOptions struct {
 	severities  []string
 	exitCode    int
 	scan        scanner.Options
+	many        manyFlags
 	global      *globalOptions
 }
 
@@ -72,6 +73,12 @@ An existing local path needs no prefix: its kind is told from its contents.
 An argument that is no existing path is an image reference: a short name
 (alpine, org/app:1) is Docker Hub's; a first part with a dot or a colon, or
 localhost, names a registry.
+
+With --all-tags, each IMAGE is a repository (HOST/REPO) whose every tag is
+scanned, or a registry (HOST) whose every repository is, from its catalog;
+--from-file adds IMAGEs from a file. In such a run an image that cannot be
+scanned is an error entry in the report and the others go on, and the exit
+status is 2.
 
 Every flag can also be set by an environment variable PEEL_<FLAG>
 (PEEL_FAIL_ON=high) or a key of the config file (peel.yaml, --config-file).
@@ -93,7 +100,12 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 		Example: `  peel scan prabath/insecure-sts-ch10:v1
   peel scan docker-archive:sts-v1.tar --format json
   peel scan dir:config/`,
-		Args:              cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && o.many.fromFile == "" {
+				return errors.New("requires at least 1 arg(s): an IMAGE (or --from-file)")
+			}
+			return nil
+		},
 		RunE:              func(cmd *cobra.Command, args []string) error { return runScan(cmd, o, args) },
 		ValidArgsFunction: completeInput,
 	}
@@ -133,6 +145,7 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 	f.Int64Var(&o.scan.MaxTotalInflate, "max-total-inflate", scanner.DefaultMaxTotalInflate, "most bytes to decompress in one scan, layers and nested archives together")
 	f.Int64Var(&o.scan.MaxRatio, "max-ratio", scanner.DefaultMaxRatio, "highest compression ratio (uncompressed:compressed) of a layer stream or archive member, checked past 16 MiB")
 	f.IntVar(&o.scan.MaxEntries, "max-entries", scanner.DefaultMaxEntries, "most members to read from one archive")
+	addManyFlags(f, &o.many)
 	registerCompletions(cmd)
 	return cmd
 }
@@ -197,11 +210,15 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		return fmt.Errorf("%s: %w", o.config, err)
 	}
 	o.scan.Engine = engine
-	if !o.noCache && o.cacheDir != "" {
-		if o.scan.Cache, err = openCache(o.cacheDir); err != nil {
-			return err
-		}
+	cacheCtx, cancelCache := context.WithTimeout(cmd.Context(), 30*time.Second)
+	var closeCache func()
+	o.scan.Cache, closeCache, err = o.many.layerCache(cacheCtx, o.noCache, o.cacheDir)
+	cancelCache()
+	if err != nil {
+		return err
 	}
+	defer closeCache()
+	o.scan.Share = scanner.NewShare(shareMemory(o.scan.Cache))
 
 	srcOpts := scanner.SourceOptions{Platform: platform, Mirrors: o.mirrors, Insecure: o.insecure, AllPlatforms: o.allPlat, AllowForeignLayers: o.foreign, Logger: log}
 	if srcOpts.Transport, srcOpts.Credentials, err = registryAccess(o, cmd.InOrStdin()); err != nil {
@@ -262,7 +279,7 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	defer cancel()
 	var progress *progress
 	if !o.global.debug { // a log and a line redrawn in place do not mix
-		progress = newProgress(os.Stderr, o.quiet)
+		progress = newProgress(os.Stderr, o.quiet || o.many.many())
 	}
 	if progress != nil {
 		o.scan.Progress = progress
@@ -272,9 +289,20 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	sc := scanner.New(o.scan)
 	start := time.Now()
 	var results []*scanner.Result
-	for i, input := range args {
+	one := args // scanned one by one below; the first failure ends the run
+	if o.many.many() {
+		one = nil
+		inputs, err := o.many.inputs(ctx, args, cmd.InOrStdin(), srcOpts)
+		if err != nil {
+			return o.failure(ctx, "", err)
+		}
+		if results, err = scanMany(ctx, o, sc, srcOpts, inputs); err != nil {
+			return o.failure(ctx, "", err)
+		}
+	}
+	for i, input := range one {
 		if progress != nil {
-			progress.start(input, i+1, len(args))
+			progress.start(input, i+1, len(one))
 		}
 		targets, err := scanner.OpenAll(ctx, input, srcOpts)
 		if err != nil {
@@ -319,6 +347,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	if !o.quiet && !tableOnStdout {
 		fmt.Fprintln(cmd.ErrOrStderr(), report.SummaryLine(rep))
+	}
+	if n := failedImages(results); n > 0 {
+		return errImagesFailed(n)
 	}
 	if failOn != rules.SeverityNone && rep.MaxSeverity() >= failOn && o.exitCode != exitClean {
 		return findingsError{code: o.exitCode}
@@ -504,21 +535,37 @@ func openCache(dir string) (scanner.LayerCache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache directory: %w", advise(err, "pass --cache-dir with a directory of your own, or --no-cache"))
 	}
-	var key *cache.Key
-	if v := os.Getenv(cacheKeyEnv); v != "" {
-		if key, err = cache.NewKey([]byte(v)); err != nil {
-			return nil, fmt.Errorf("%s: %w", cacheKeyEnv, err)
-		}
-	} else {
-		cfg, err := os.UserConfigDir()
-		if err != nil {
-			return nil, fmt.Errorf("cache key: no user config directory to keep it in (%v): set %s, or pass --no-cache", err, cacheKeyEnv)
-		}
-		if key, err = cache.LoadKey(filepath.Join(cfg, "peel", cacheKeyFile)); err != nil {
-			return nil, fmt.Errorf("cache key: %w", err)
-		}
+	key, err := cacheKey(false)
+	if err != nil {
+		return nil, err
 	}
 	return cache.Seal(d, key), nil
+}
+
+// cacheKey is the key that seals the layer cache: PEEL_CACHE_KEY when set,
+// otherwise the user's key file, made on first use. A shared cache (shared
+// true: Redis) takes the key from PEEL_CACHE_KEY only, so that every
+// machine sharing it seals with the same key, and none reads it without.
+func cacheKey(shared bool) (*cache.Key, error) {
+	if v := os.Getenv(cacheKeyEnv); v != "" {
+		key, err := cache.NewKey([]byte(v))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cacheKeyEnv, err)
+		}
+		return key, nil
+	}
+	if shared {
+		return nil, fmt.Errorf("--cache: %s is not set: a shared cache holds the secrets found, sealed with the key every peel using it is given there (e.g. openssl rand -hex 32, kept as a CI secret)", cacheKeyEnv)
+	}
+	cfg, err := os.UserConfigDir()
+	if err != nil {
+		return nil, fmt.Errorf("cache key: no user config directory to keep it in (%v): set %s, or pass --no-cache", err, cacheKeyEnv)
+	}
+	key, err := cache.LoadKey(filepath.Join(cfg, "peel", cacheKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("cache key: %w", err)
+	}
+	return key, nil
 }
 
 // advise adds what to do to a refusal of a directory or file that is not

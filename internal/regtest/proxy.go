@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Fault is a failure the proxy injects into the requests it matches.
@@ -27,9 +28,11 @@ type Fault struct {
 	//   Tamper:          change one byte of the body, keeping its length (a
 	//                    gzip blob's MTIME: it still decompresses, only its
 	//                    digest differs)
+	//   Delay:           answer as the registry does, Delay later
 	Kind           FaultKind
-	SubstituteWith string // a blob digest, for Substitute
-	Status         int    // an HTTP status code, for Status
+	SubstituteWith string        // a blob digest, for Substitute
+	Status         int           // an HTTP status code, for Status
+	Delay          time.Duration // for Delay
 }
 
 // FaultKind names a failure.
@@ -42,6 +45,7 @@ const (
 	Substitute
 	Tamper
 	Status
+	Delay
 )
 
 // Proxy is a plain-HTTP proxy on 127.0.0.1 in front of a Registry.
@@ -89,6 +93,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if f != nil && f.Kind == Status {
 		http.Error(w, `{"errors":[{"code":"DENIED","message":"refused by the test proxy"}]}`, f.Status)
 		return
+	}
+	if f != nil && f.Kind == Delay {
+		select {
+		case <-time.After(f.Delay):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	path := r.URL.Path
 	if f != nil && f.Kind == Substitute {

@@ -84,6 +84,25 @@ func Start(t testing.TB) *Registry {
 	return r
 }
 
+// StartPrivate runs a registry of the test's own, even when the
+// environment names one: a test that lists the whole catalog needs a
+// registry no other test fills. It skips as Start does.
+func StartPrivate(t testing.TB) *Registry {
+	t.Helper()
+	if _, err := exec.LookPath(Binary); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found: CI must install the Debian package %s (.ci/run does)", Binary, Package)
+		}
+		t.Skipf("%s not found: install the Debian package %s to run the registry tests", Binary, Package)
+	}
+	r, stop, err := Launch(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return r
+}
+
 func fromEnv(host string) (*Registry, error) {
 	r := &Registry{Host: host, CAFile: os.Getenv(EnvCA), User: os.Getenv(EnvUser), Password: os.Getenv(EnvPassword)}
 	ca, err := os.ReadFile(r.CAFile)
@@ -227,6 +246,11 @@ func (r *Registry) DockerConfig(t testing.TB, host, password string) string {
 	write(t, filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, host, auth)))
 	return dir
 }
+
+// Certificates makes a certificate authority and a certificate for
+// 127.0.0.1 and localhost it signed, valid for a day, for other servers of
+// the tests (redistest's TLS).
+func Certificates() (caPEM, certPEM, keyPEM []byte, err error) { return certificates() }
 
 func certificates() (caPEM, certPEM, keyPEM []byte, err error) {
 	now := time.Now()
