@@ -35,6 +35,14 @@ type Options struct {
 	Engine *rules.Engine
 	// Progress, if set, is told how far each layer has been read.
 	Progress Progress
+	// Signatures, if set, looks up (and verifies) the signatures of every
+	// image read from a registry or an OCI layout, once its layers are
+	// read (Result.Signatures). See scanner/signature.
+	Signatures SignatureChecker
+	// RequireSignature makes an image without a signature that verifies
+	// a finding (rules.JudgeSignatures), as an input that carries no
+	// signatures is.
+	RequireSignature bool
 }
 
 // ResultOptions are the options that change what the scan of a layer

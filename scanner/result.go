@@ -23,6 +23,9 @@ type Result struct {
 	// Rules describes every rule that has a finding here.
 	Rules map[string]rules.Rule
 	Stats Stats
+	// Signatures is what was found of the image's signatures, when
+	// Options.Signatures looked them up (registry and OCI layout inputs).
+	Signatures *Signatures
 }
 
 // Dismissed is a candidate that was not reported, and the reason.

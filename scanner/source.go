@@ -69,8 +69,9 @@ type Target struct {
 	Digest string   // manifest digest when the source has one cheaply
 	Ref    string   // for registry images, the reference pulled (a mirror's, if one served it)
 
-	stream  *streamSource // an archive read front to back (the daemon, docker save | gzip)
-	cleanup func()
+	stream     *streamSource     // an archive read front to back (the daemon, docker save | gzip)
+	signatures *SignatureSubject // where its signatures are looked up, if it can carry any
+	cleanup    func()
 }
 
 // Close releases what Open made for the target (an open archive file, a
@@ -167,6 +168,7 @@ func ociAll(dir, input string) ([]*Target, error) {
 	ts, err := indexTargets(idx, KindOCI, input)
 	for _, t := range ts {
 		t.Image = StoredImage(t.Image, layoutStorage)
+		t.signatures = layoutSubject(KindOCI, idx, dir, t.Digest, "")
 	}
 	return ts, err
 }
@@ -331,7 +333,7 @@ func openOCILayout(dir, ref string, platform *v1.Platform) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{Kind: KindOCI, Image: StoredImage(img, layoutStorage), Digest: digest}, nil
+	return &Target{Kind: KindOCI, Image: StoredImage(img, layoutStorage), Digest: digest, signatures: layoutSubject(KindOCI, idx, dir, digest, "")}, nil
 }
 
 // pickImage chooses an image from an index: by ref name if given, else the
@@ -409,12 +411,14 @@ func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
 		f.Close()
 		return nil, err
 	}
-	img, digest, err := pickImage(&archIndex{a: a, raw: a.index}, ref, opts.Platform, 0)
+	idx := &archIndex{a: a, raw: a.index}
+	img, digest, err := pickImage(idx, ref, opts.Platform, 0)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &Target{Kind: KindOCIArchive, Image: StoredImage(img, ociArchiveStorage), Digest: digest, cleanup: func() { f.Close() }}, nil
+	return &Target{Kind: KindOCIArchive, Image: StoredImage(img, ociArchiveStorage), Digest: digest,
+		signatures: layoutSubject(KindOCIArchive, idx, p, digest, ""), cleanup: func() { f.Close() }}, nil
 }
 
 // layoutName accepts the names an OCI layout consists of.
