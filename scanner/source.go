@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/moby/moby/client"
 )
@@ -352,6 +353,9 @@ func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) 
 		if ref != "" && d.Annotations["org.opencontainers.image.ref.name"] != ref {
 			continue
 		}
+		if ref == "" && isAttached(d) {
+			continue
+		}
 		cands = append(cands, d)
 	}
 	if len(cands) == 0 {
@@ -385,6 +389,29 @@ func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) 
 		return nil, "", err
 	}
 	return img, chosen.Digest.String(), nil
+}
+
+// isAttached tells the manifests a layout keeps beside its images that
+// are no images of their own: signatures and attestations, as referrers
+// (an artifact type other than an image config's), as cosign's tags (sha256-<digest>.sig, .att, .sbom)
+// or the referrers tag index (sha256-<digest>), or marked by cosign save.
+func isAttached(d v1.Descriptor) bool {
+	switch d.ArtifactType {
+	case "", string(types.OCIConfigJSON), string(types.DockerConfigJSON):
+		// an image (go-containerregistry writes its config's type)
+	default:
+		return true
+	}
+	switch d.Annotations["kind"] {
+	case "dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts":
+		return true
+	}
+	n := d.Annotations["org.opencontainers.image.ref.name"]
+	if !strings.HasPrefix(n, "sha256-") {
+		return false
+	}
+	h, _, _ := strings.Cut(n[len("sha256-"):], ".")
+	return len(h) == 64 && isAlnum(h)
 }
 
 func platformName(p *v1.Platform) string {
