@@ -74,6 +74,9 @@ type Image struct {
 	// did not report, and why.
 	Dismissed []Dismissed `json:"dismissed,omitempty"`
 	Stats     Stats       `json:"stats"`
+	// Signatures is present for images read from a registry or an OCI
+	// layout: their signatures, found and verified (signatures.go).
+	Signatures *Signatures `json:"signatures,omitempty"`
 }
 
 // Dismissed is a candidate that was not reported.
@@ -178,6 +181,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 			Layers: []Layer{}, Findings: []Finding{}, Incomplete: []Incomplete{},
 			Stats: Stats{Layers: res.Stats.Layers, CachedLayers: res.Stats.CachedLayers, Files: res.Stats.Files, Archives: res.Stats.Archives, Bytes: res.Stats.Bytes},
 		}
+		img.Signatures = signaturesOf(res.Signatures, red)
 		createdBy := map[int]string{}
 		occurrences := map[string]int{}
 		for _, l := range res.Layers {

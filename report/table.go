@@ -42,6 +42,7 @@ func (tableWriter) Write(w io.Writer, r *Report) error {
 			fmt.Fprintf(w, ", %d layers", img.Stats.Layers)
 		}
 		fmt.Fprintf(w, ", %d files, %d archives)\n", img.Stats.Files, img.Stats.Archives)
+		writeSignatures(w, img.Signatures)
 		if len(img.Findings) == 0 {
 			fmt.Fprintln(w, "No secrets found.")
 		} else if err := findingsTable(w, img); err != nil {
@@ -148,7 +149,7 @@ func details(f Finding) string {
 	var parts []string
 	switch {
 	case f.Key == "":
-	case f.kind == rules.KindPrivateKey:
+	case f.kind == rules.KindPrivateKey, f.kind == rules.KindSignature:
 		parts = append(parts, f.Key) // the key's kind: OPENSSH PRIVATE KEY, role root
 	default:
 		parts = append(parts, "key "+f.Key)

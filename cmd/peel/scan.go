@@ -47,6 +47,7 @@ type scanOptions struct {
 	cpuProfile  string
 	timeout     time.Duration
 	scan        scanner.Options
+	signatures  signatureOptions
 }
 
 const scanLong = `Scan container images for baked-in secrets.
@@ -107,6 +108,7 @@ func newScanCommand() *cobra.Command {
 	f.Int64Var(&o.scan.MaxTotalInflate, "max-total-inflate", scanner.DefaultMaxTotalInflate, "most bytes to decompress in one scan, layers and nested archives together")
 	f.Int64Var(&o.scan.MaxRatio, "max-ratio", scanner.DefaultMaxRatio, "highest compression ratio (uncompressed:compressed) of a layer stream or archive member, checked past 16 MiB")
 	f.IntVar(&o.scan.MaxEntries, "max-entries", scanner.DefaultMaxEntries, "most members to read from one archive")
+	o.signatures.register(f)
 	return cmd
 }
 
@@ -146,6 +148,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		return fmt.Errorf("%s: %w", o.config, err)
 	}
 	o.scan.Engine = engine
+	if err := o.signatures.apply(&o.scan); err != nil {
+		return err
+	}
 	if !o.noCache && o.cacheDir != "" {
 		o.scan.Cache = cache.New(o.cacheDir)
 	}

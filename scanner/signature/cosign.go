@@ -1,7 +1,6 @@
 package signature
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -13,11 +12,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/peelscan/peel/scanner"
 )
@@ -54,7 +51,7 @@ func (c *Checker) cosignLegacy(ctx context.Context, st store, digest v1.Hash, f 
 	}
 	signed := p.Critical.Image.DockerManifestDigest
 	c.verifyWith(sig, digest, signed, func(k Key) bool {
-		return k.v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(body)) == nil
+		return k.verify(raw, body)
 	})
 	return nil
 }
@@ -71,27 +68,27 @@ func (c *Checker) cosignBundle(ctx context.Context, st store, digest v1.Hash, f 
 	if err != nil {
 		return fmt.Errorf("reading the bundle: %w", err)
 	}
-	var b protobundle.Bundle
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &b); err != nil {
-		return fmt.Errorf("not a Sigstore bundle: %w", err)
+	var b bundle
+	if err := json.Unmarshal(body, &b); err != nil || !strings.HasPrefix(b.MediaType, sigstoreBundle) {
+		return fmt.Errorf("not a Sigstore bundle")
 	}
-	if b.MediaType != "" {
-		sig.MediaType = b.MediaType
-	}
-	vm := b.GetVerificationMaterial()
+	sig.MediaType = b.MediaType
+	vm := b.VerificationMaterial
+	var certDER []byte
 	switch {
-	case vm.GetPublicKey() != nil:
-		sig.Signer.Key = vm.GetPublicKey().GetHint()
-	case vm.GetCertificate() != nil:
-		if cert, err := x509.ParseCertificate(vm.GetCertificate().GetRawBytes()); err == nil {
-			sig.Signer = fulcioSigner(cert)
-		}
-	case len(vm.GetX509CertificateChain().GetCertificates()) > 0:
-		if cert, err := x509.ParseCertificate(vm.GetX509CertificateChain().GetCertificates()[0].GetRawBytes()); err == nil {
+	case vm.PublicKey != nil:
+		sig.Signer.Key = vm.PublicKey.Hint
+	case vm.Certificate != nil:
+		certDER = vm.Certificate.RawBytes
+	case vm.X509CertificateChain != nil && len(vm.X509CertificateChain.Certificates) > 0:
+		certDER = vm.X509CertificateChain.Certificates[0].RawBytes
+	}
+	if certDER != nil {
+		if cert, err := x509.ParseCertificate(certDER); err == nil {
 			sig.Signer = fulcioSigner(cert)
 		}
 	}
-	env := b.GetDsseEnvelope()
+	env := b.DSSEEnvelope
 	if env == nil {
 		sig.Reason = "not verified: the bundle holds a message signature (of a blob), not a DSSE statement about an image"
 		return nil
@@ -103,7 +100,7 @@ func (c *Checker) cosignBundle(ctx context.Context, st store, digest v1.Hash, f 
 		} `json:"subject"`
 		PredicateType string `json:"predicateType"`
 	}
-	if err := json.Unmarshal(env.GetPayload(), &stmt); err != nil {
+	if err := json.Unmarshal(env.Payload, &stmt); err != nil {
 		return fmt.Errorf("the envelope's payload is not an in-toto statement: %w", err)
 	}
 	signed := ""
@@ -119,19 +116,51 @@ func (c *Checker) cosignBundle(ctx context.Context, st store, digest v1.Hash, f 
 		sig.Reason = fmt.Sprintf("not verified: the statement's predicate is %s, an attestation, not cosign's signature (%s)", stmt.PredicateType, cosignSignPredicate)
 		return nil
 	}
-	pae := dsse.PAE(env.GetPayloadType(), env.GetPayload())
+	pae := dsse.PAE(env.PayloadType, env.Payload)
 	c.verifyWith(sig, digest, signed, func(k Key) bool {
-		if h := vm.GetPublicKey().GetHint(); h != "" && h != k.hint {
+		if vm.PublicKey != nil && vm.PublicKey.Hint != "" && vm.PublicKey.Hint != k.hint {
 			return false // the bundle names another key
 		}
-		for _, s := range env.GetSignatures() {
-			if k.v.VerifySignature(bytes.NewReader(s.GetSig()), bytes.NewReader(pae)) == nil {
+		for _, s := range env.Signatures {
+			if k.verify(s.Sig, pae) {
 				return true
 			}
 		}
 		return false
 	})
 	return nil
+}
+
+// bundle is the part of a Sigstore bundle (protobuf-specs' Bundle, in its
+// JSON form: camelCase names, bytes in base64) that is read here. It is
+// written out rather than taken from protobuf-specs' generated types: those
+// bring the protobuf runtime, whose reflection (MethodByName) turns off the
+// linker's dead-code elimination: peel's binary was 33.5 MB with them,
+// 21.8 MB without (20.0 MB before signatures).
+type bundle struct {
+	MediaType            string `json:"mediaType"`
+	VerificationMaterial struct {
+		PublicKey *struct {
+			Hint string `json:"hint"`
+		} `json:"publicKey"`
+		Certificate *struct {
+			RawBytes []byte `json:"rawBytes"`
+		} `json:"certificate"`
+		X509CertificateChain *struct {
+			Certificates []struct {
+				RawBytes []byte `json:"rawBytes"`
+			} `json:"certificates"`
+		} `json:"x509CertificateChain"`
+	} `json:"verificationMaterial"`
+	DSSEEnvelope *struct {
+		Payload     []byte `json:"payload"`
+		PayloadType string `json:"payloadType"`
+		Signatures  []struct {
+			Sig   []byte `json:"sig"`
+			KeyID string `json:"keyid"`
+		} `json:"signatures"`
+	} `json:"dsseEnvelope"`
+	MessageSignature json.RawMessage `json:"messageSignature"`
 }
 
 // verifyWith tries the checker's keys on a cosign signature, and says

@@ -2,6 +2,9 @@ package signature
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -11,7 +14,6 @@ import (
 	"path/filepath"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	sigsig "github.com/sigstore/sigstore/pkg/signature"
 )
 
 // maxKeyFile bounds a public key file.
@@ -25,7 +27,7 @@ type Key struct {
 	// hint is its base64, as cosign writes it in a bundle.
 	ID   string
 	hint string
-	v    sigsig.Verifier
+	pub  crypto.PublicKey
 }
 
 // LoadKey reads a cosign public key (PEM, as cosign generate-key-pair
@@ -51,16 +53,34 @@ func ParseKey(name string, pemBytes []byte) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("%s: not a PEM public key: %w", name, err)
 	}
-	v, err := sigsig.LoadVerifier(pub, crypto.SHA256)
-	if err != nil {
-		return Key{}, fmt.Errorf("%s: %w", name, err)
+	switch pub.(type) {
+	case *ecdsa.PublicKey, ed25519.PublicKey, *rsa.PublicKey:
+	default:
+		return Key{}, fmt.Errorf("%s: a %T is not a key cosign signs with", name, pub)
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return Key{}, fmt.Errorf("%s: %w", name, err)
 	}
 	sum := sha256.Sum256(der)
-	return Key{Name: name, ID: "sha256:" + hex.EncodeToString(sum[:]), hint: base64.StdEncoding.EncodeToString(sum[:]), v: v}, nil
+	return Key{Name: name, ID: "sha256:" + hex.EncodeToString(sum[:]), hint: base64.StdEncoding.EncodeToString(sum[:]), pub: pub}, nil
+}
+
+// verify checks sig over msg with the key, as cosign signs: SHA-256, then
+// ECDSA (ASN.1), RSA (PKCS #1 v1.5 or PSS), or Ed25519 over msg itself.
+// The standard library does it; sigstore's signature package would do the
+// same and bring the protobuf runtime with it (see bundle).
+func (k Key) verify(sig, msg []byte) bool {
+	h := sha256.Sum256(msg)
+	switch p := k.pub.(type) {
+	case *ecdsa.PublicKey:
+		return ecdsa.VerifyASN1(p, h[:], sig)
+	case ed25519.PublicKey:
+		return ed25519.Verify(p, msg, sig)
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(p, crypto.SHA256, h[:], sig) == nil || rsa.VerifyPSS(p, crypto.SHA256, h[:], sig, nil) == nil
+	}
+	return false
 }
 
 // label is how a report names the key: its file and the start of its ID.

@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/peelscan/peel/scanner"
 )
@@ -75,8 +76,15 @@ func findIn(ctx context.Context, st store, d v1.Hash) ([]found, []string, error)
 			break
 		}
 		at := desc.ArtifactType
-		if at != "" && kindOf(at) == "" {
-			continue // an attestation, an SBOM: no signature
+		switch at {
+		case "", "application/vnd.oci.empty.v1+json", string(types.OCIConfigJSON):
+			// Not said, or a config's type, as go-containerregistry writes
+			// into the referrers tag: the manifest says.
+			at = ""
+		default:
+			if kindOf(at) == "" {
+				continue // an attestation, an SBOM: no signature
+			}
 		}
 		raw, err := st.manifest(ctx, desc.Digest)
 		if err != nil {
@@ -86,11 +94,10 @@ func findIn(ctx context.Context, st store, d v1.Hash) ([]found, []string, error)
 		if err != nil {
 			continue // an index or something else: no signature
 		}
-		if at == "" {
+		if m.ArtifactType != "" {
 			at = m.ArtifactType
-			if at == "" {
-				at = string(m.Config.MediaType)
-			}
+		} else if at == "" {
+			at = string(m.Config.MediaType)
 		}
 		kind := kindOf(at)
 		if kind == "" || m.Subject == nil || m.Subject.Digest != d || len(m.Layers) == 0 {
@@ -176,6 +183,11 @@ type remoteStore struct {
 
 func newRemoteStore(ctx context.Context, subj *scanner.SignatureSubject, rec *recorder) *remoteStore {
 	opts := append(append([]remote.Option(nil), subj.Remote...), remote.WithContext(ctx), remote.WithTransport(rec))
+	// One puller for the lookup's requests: one ping and one token for
+	// the repository, not one per request.
+	if p, err := remote.NewPuller(opts...); err == nil {
+		opts = append(opts, remote.Reuse(p))
+	}
 	return &remoteStore{repo: subj.Ref.Context(), opts: opts, rec: rec}
 }
 

@@ -5,8 +5,10 @@
 // also referrers. It asks a registry's referrers API, falling back to the
 // referrers tag scheme (sha256-<digest>) where the registry has none, and
 // reads an OCI layout's index the same way. With cosign public keys it
-// verifies cosign signatures (sigstore's signature and DSSE packages,
-// offline: no transparency log is asked); with a Notation trust policy and
+// verifies cosign signatures offline, as cosign does without a
+// transparency log: the signature over the payload (or over the DSSE
+// envelope's pre-authentication encoding, go-securesystemslib's), then the
+// image digest the payload names; with a Notation trust policy and
 // trust store it verifies Notation signatures with notation-go's verifier.
 // A Checker is the scanner.SignatureChecker peel uses.
 //
