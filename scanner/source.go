@@ -358,6 +358,18 @@ func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) 
 		}
 		cands = append(cands, d)
 	}
+	if ref == "" && len(cands) > 1 {
+		// A referrer that says nothing of itself in the index (as
+		// notation's --oci-layout signatures): its manifest names a
+		// subject.
+		kept := cands[:0]
+		for _, d := range cands {
+			if !referrer(idx, d) {
+				kept = append(kept, d)
+			}
+		}
+		cands = kept
+	}
 	if len(cands) == 0 {
 		if ref != "" {
 			return nil, "", fmt.Errorf("no image named %q in the index", ref)
@@ -412,6 +424,20 @@ func isAttached(d v1.Descriptor) bool {
 	}
 	h, _, _ := strings.Cut(n[len("sha256-"):], ".")
 	return len(h) == 64 && isAlnum(h)
+}
+
+// referrer reports an image manifest of the index that names a subject:
+// a signature or attestation attached to another manifest.
+func referrer(idx v1.ImageIndex, d v1.Descriptor) bool {
+	if !d.MediaType.IsImage() {
+		return false
+	}
+	img, err := idx.Image(d.Digest)
+	if err != nil {
+		return false
+	}
+	m, err := img.Manifest()
+	return err == nil && m.Subject != nil
 }
 
 func platformName(p *v1.Platform) string {

@@ -9,8 +9,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	ggcrremote "github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/notaryproject/notation-go"
 	notationreg "github.com/notaryproject/notation-go/registry"
 	"github.com/notaryproject/notation-go/signer"
@@ -31,20 +39,16 @@ import (
 	"github.com/peelscan/peel/report"
 )
 
-// cosignBin finds the cosign CLI: PEEL_COSIGN, or make signing-tools'
-// build under .tools/bin, or the PATH. Without it the test is skipped
+// cosignBin finds the cosign CLI: PEEL_COSIGN (the Makefile sets it to
+// make signing-tools' build), or the PATH. Without it the test is skipped
 // (under CI=true it fails).
 func cosignBin(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{os.Getenv("PEEL_COSIGN"), "../../.tools/bin/cosign"} {
-		if p == "" {
-			continue
+	if p := os.Getenv("PEEL_COSIGN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("PEEL_COSIGN: %v", err)
 		}
-		if abs, err := filepath.Abs(p); err == nil {
-			if _, err := os.Stat(abs); err == nil {
-				return abs
-			}
-		}
+		return p
 	}
 	if p, err := exec.LookPath("cosign"); err == nil {
 		return p
@@ -52,7 +56,7 @@ func cosignBin(t *testing.T) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatal("cosign not found: CI must build it (make signing-tools)")
 	}
-	t.Skip("cosign not found: make signing-tools builds it into .tools/bin")
+	t.Skip("cosign not found: make signing-tools builds it (then make test or make e2e use it)")
 	return ""
 }
 
@@ -134,7 +138,8 @@ func TestRealRegistrySignatures(t *testing.T) {
 	// as a referrer by notation-go (through oras, which keeps the
 	// referrers tag on a registry without the referrers API); and two
 	// trust configurations, one trusting that CA and one another.
-	leafSubject, rootPEM := notationSign(t, reg, notary)
+	nsigner, leafSubject, rootPEM := notationSigner(t)
+	notationSign(t, nsigner, registryRepository(t, reg, notary), notary)
 	trusted := notationConfig(t, filepath.Join(dir, "trusted"), rootPEM)
 	untrusted := notationConfig(t, filepath.Join(dir, "untrusted"), newCA(t, "someone else's CA").certPEM)
 
@@ -264,6 +269,49 @@ func TestRealRegistrySignatures(t *testing.T) {
 			t.Errorf("table:\n%s", r.stdout)
 		}
 	})
+	t.Run("a signature copied from another image", func(t *testing.T) {
+		// Anyone who may push to the repository can attach the v1 image's
+		// valid signature to another image: it verifies, and signs the
+		// other digest.
+		copied := push("copied/app", v2img)
+		src, err := name.ParseReference(legacy[:strings.Index(legacy, "@")] + ":" + tagOf(legacy) + ".sig")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := []ggcrremote.Option{ggcrremote.WithAuth(&authn.Basic{Username: reg.User, Password: reg.Password}), ggcrremote.WithTransport(reg.Transport)}
+		sigImg, err := ggcrremote.Image(src, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, _ := name.ParseReference(copied[:strings.Index(copied, "@")] + ":" + tagOf(copied) + ".sig")
+		if err := ggcrremote.Write(dst, sigImg, opts...); err != nil {
+			t.Fatal(err)
+		}
+		rep, r := scan(t, "--require-signature", "--verify-key", rightKey, copied)
+		_, sig := only(t, rep)
+		if sig.Verified || !strings.Contains(sig.Reason, "a signature copied from another image") || r.code != 1 {
+			t.Errorf("exit %d, %+v", r.code, sig)
+		}
+	})
+	t.Run("referrers API", func(t *testing.T) {
+		// go-containerregistry's registry, which has the referrers API
+		// distribution 2.8 lacks, over plain HTTP on 127.0.0.1.
+		srv := httptest.NewServer(registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0))))
+		defer srv.Close()
+		host := strings.TrimPrefix(srv.URL, "http://")
+		ref, _ := name.ParseReference(host + "/api/app:latest")
+		if err := ggcrremote.Write(ref, v2img, ggcrremote.WithTransport(http.DefaultTransport)); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := v2img.Digest()
+		target := host + "/api/app@" + d.String()
+		cosignRun(t, cosign, signEnv, "sign", "--key", key, "--tlog-upload=false", "--new-bundle-format", "--yes", target)
+		rep, _ := scan(t, "--verify-key", rightKey, target)
+		s, sig := only(t, rep)
+		if sig.FoundBy != "referrers API" || !sig.Verified || s.LookedAt[0] != "referrers API" {
+			t.Errorf("%+v, %+v", s, sig)
+		}
+	})
 	t.Run("OCI layout from cosign save", func(t *testing.T) {
 		out := filepath.Join(dir, "saved")
 		cosignRun(t, cosign, env, "save", "--dir", out, legacy)
@@ -271,6 +319,27 @@ func TestRealRegistrySignatures(t *testing.T) {
 		s, sig := only(t, rep)
 		if s.Status != "verified" || sig.Kind != "cosign" || r.code != 1 || len(rep.Images[0].Findings) != 4 {
 			t.Errorf("exit %d, status %s, %+v", r.code, s.Status, sig)
+		}
+	})
+	t.Run("OCI layout signed with notation-go", func(t *testing.T) {
+		out := filepath.Join(dir, "notation-layout")
+		lp, err := layout.Write(out, empty.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lp.AppendImage(v2img); err != nil {
+			t.Fatal(err)
+		}
+		repo, err := notationreg.NewOCIRepository(out, notationreg.RepositoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := v2img.Digest()
+		notationSign(t, nsigner, repo, d.String())
+		rep, r := scan(t, "--require-signature", "--notation-config", trusted, "oci:"+out)
+		s, sig := only(t, rep)
+		if s.Status != "verified" || sig.Kind != "notation" || sig.FoundBy != "OCI layout index" || sig.Signer == nil || sig.Signer.Subject != leafSubject || r.code != 0 {
+			t.Errorf("exit %d, status %s, %+v\n%s", r.code, s.Status, sig, r.stderr)
 		}
 	})
 	t.Run("a cosign key and its passphrase in an image", func(t *testing.T) {
@@ -327,11 +396,10 @@ func newCA(t *testing.T, cn string) ca {
 	return ca{cert: c, key: k, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
-// notationSign signs ref with notation-go: a code-signing certificate
-// from a CA made here, a JWS envelope, pushed to the registry as a
-// referrer by notation-go's registry package over oras. It returns the
-// signing certificate's subject and the CA's certificate.
-func notationSign(t *testing.T, reg *regtest.Registry, ref string) (string, []byte) {
+// notationSigner is a Notation signer of notation-go's: a code-signing
+// certificate from a CA made here, with its key. It returns the signer,
+// the certificate's subject and the CA's certificate.
+func notationSigner(t *testing.T) (notation.Signer, string, []byte) {
 	t.Helper()
 	root := newCA(t, "peel test notation CA")
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -353,6 +421,14 @@ func notationSign(t *testing.T, reg *regtest.Registry, ref string) (string, []by
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, leaf.Subject.String(), root.certPEM
+}
+
+// registryRepository is the test registry's repository of ref, for
+// notation-go's registry package (over oras, which keeps the referrers
+// tag on a registry without the referrers API).
+func registryRepository(t *testing.T, reg *regtest.Registry, ref string) notationreg.Repository {
+	t.Helper()
 	d, err := name.NewDigest(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -365,14 +441,20 @@ func notationSign(t *testing.T, reg *regtest.Registry, ref string) (string, []by
 		Client:     &http.Client{Transport: reg.Transport},
 		Credential: auth.StaticCredential(reg.Host, auth.Credential{Username: reg.User, Password: reg.Password}),
 	}
-	_, err = notation.Sign(context.Background(), s, notationreg.NewRepository(repo), notation.SignOptions{
+	return notationreg.NewRepository(repo)
+}
+
+// notationSign signs ref with notation-go's signing API, a JWS envelope
+// pushed into repo as a referrer.
+func notationSign(t *testing.T, s notation.Signer, repo notationreg.Repository, ref string) {
+	t.Helper()
+	_, err := notation.Sign(context.Background(), s, repo, notation.SignOptions{
 		SignerSignOptions: notation.SignerSignOptions{SignatureMediaType: "application/jose+json"},
 		ArtifactReference: ref,
 	})
 	if err != nil {
 		t.Fatalf("notation-go signing %s: %v", ref, err)
 	}
-	return leaf.Subject.String(), root.certPEM
 }
 
 // notationConfig writes a Notation configuration directory trusting
