@@ -72,19 +72,24 @@ func writeSignatures(w io.Writer, s *Signatures) {
 		fmt.Fprintf(w, ", %d found", len(s.Found))
 	}
 	if len(s.LookedAt) > 0 {
-		fmt.Fprintf(w, " (looked at %s)", Printable(strings.Join(s.LookedAt, ", ")))
+		fmt.Fprintf(w, " (looked at %s)", Printable(abbrev(strings.Join(s.LookedAt, ", "))))
 	}
 	if s.Error != "" {
 		fmt.Fprintf(w, ": %s", Printable(s.Error))
 	}
 	fmt.Fprintln(w)
 	for _, sig := range s.Found {
-		fmt.Fprintf(w, "  %s %s (%s)", sig.Kind, shorten(sig.Digest, 20), Printable(sig.FoundBy))
+		fmt.Fprintf(w, "  %s %s (%s)", Printable(sig.Kind), abbrev(sig.Digest), Printable(abbrev(sig.FoundBy)))
 		if sig.Signer != nil {
-			fmt.Fprintf(w, ", signer %s", Printable(signerText(sig.Signer)))
+			fmt.Fprintf(w, ", signer %s", Printable(abbrev(signerText(sig.Signer))))
 		}
-		fmt.Fprintf(w, ": %s\n", Printable(sig.Reason))
+		fmt.Fprintf(w, ": %s\n", Printable(abbrev(sig.Reason)))
 	}
+}
+
+// abbrev shortens the digests in s, as the table's layer column does.
+func abbrev(s string) string {
+	return longHex.ReplaceAllStringFunc(s, func(h string) string { return h[:12] + "…" })
 }
 
 func signerText(s *Signer) string {

@@ -61,6 +61,10 @@ IMAGE is one of:
   dir:PATH                  a directory, a jar or any single file
 An existing local path needs no prefix: its kind is told from its contents.
 
+The signatures of registry and OCI layout images (cosign, Notation) are
+looked up and reported; --verify-key and --notation-config verify them,
+--require-signature fails an image without one that verifies.
+
 Exit status: 0 no finding at or above --fail-on, 1 findings, 2 error,
 130 interrupted (Ctrl-C), 141 standard output closed early.`
 
