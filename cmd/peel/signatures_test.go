@@ -221,7 +221,8 @@ func TestRealRegistrySignatures(t *testing.T) {
 	})
 	t.Run("unsigned", func(t *testing.T) {
 		rep, r := scan(t, "--verify-key", rightKey, unsigned)
-		if s := rep.Images[0].Signatures; s == nil || s.Status != "unsigned" || len(s.Found) != 0 || r.code != 0 {
+		// A ping, the referrers API, the referrers tag, the .sig tag.
+		if s := rep.Images[0].Signatures; s == nil || s.Status != "unsigned" || len(s.Found) != 0 || r.code != 0 || s.Requests != 4 {
 			t.Errorf("exit %d, signatures %+v", r.code, s)
 		}
 	})
