@@ -108,7 +108,7 @@ func (c *Checker) notation(ctx context.Context, subj *scanner.SignatureSubject, 
 	ref := notationReference(subj, digest)
 	outcome, err := c.opts.Notation.v.Verify(ctx, desc, body, notation.VerifierVerifyOptions{ArtifactReference: ref, SignatureMediaType: mt})
 	if err != nil {
-		var noPolicy notation.ErrorNoApplicableTrustPolicy
+		var noPolicy notation.NoApplicableTrustPolicyError
 		if errors.As(err, &noPolicy) {
 			sig.Reason = "not verified: no trust policy statement applies to " + ref
 			return nil
