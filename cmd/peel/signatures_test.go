@@ -140,8 +140,9 @@ func TestRealRegistrySignatures(t *testing.T) {
 	// trust configurations, one trusting that CA and one another.
 	nsigner, leafSubject, rootPEM := notationSigner(t)
 	notationSign(t, nsigner, registryRepository(t, reg, notary), notary)
-	trusted := notationConfig(t, filepath.Join(dir, "trusted"), rootPEM)
-	untrusted := notationConfig(t, filepath.Join(dir, "untrusted"), newCA(t, "someone else's CA").certPEM)
+	trusted := notationConfig(t, filepath.Join(dir, "trusted"), rootPEM, "*")
+	untrusted := notationConfig(t, filepath.Join(dir, "untrusted"), newCA(t, "someone else's CA").certPEM, "*")
+	elsewhere := notationConfig(t, filepath.Join(dir, "elsewhere"), rootPEM, "registry.example/other")
 
 	scan := func(t *testing.T, args ...string) (*report.Report, run) {
 		t.Helper()
@@ -212,6 +213,10 @@ func TestRealRegistrySignatures(t *testing.T) {
 		rep, _ = scan(t, "--notation-config", untrusted, notary)
 		if s, sig := only(t, rep); s.Status != "signed" || sig.Verified {
 			t.Errorf("untrusted CA: status %s, %+v", s.Status, sig)
+		}
+		rep, _ = scan(t, "--notation-config", elsewhere, notary)
+		if _, sig := only(t, rep); sig.Verified || !strings.Contains(sig.Reason, "no trust policy statement applies to") {
+			t.Errorf("a policy for other repositories: %+v", sig)
 		}
 		// A cosign key verifies no Notation signature.
 		rep, _ = scan(t, "--verify-key", rightKey, notary)
@@ -459,9 +464,9 @@ func notationSign(t *testing.T, s notation.Signer, repo notationreg.Repository, 
 }
 
 // notationConfig writes a Notation configuration directory trusting
-// caPEM for every repository: truststore/x509/ca/peel-test/ca.pem and a
-// trust policy.
-func notationConfig(t *testing.T, dir string, caPEM []byte) string {
+// caPEM for the repositories of scope: truststore/x509/ca/peel-test/ca.pem
+// and a trust policy.
+func notationConfig(t *testing.T, dir string, caPEM []byte, scope string) string {
 	t.Helper()
 	store := filepath.Join(dir, "truststore", "x509", "ca", "peel-test")
 	if err := os.MkdirAll(store, 0o700); err != nil {
@@ -470,7 +475,7 @@ func notationConfig(t *testing.T, dir string, caPEM []byte) string {
 	if err := os.WriteFile(filepath.Join(store, "ca.pem"), caPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	policy := `{"version": "1.0", "trustPolicies": [{"name": "peel-test", "registryScopes": ["*"],
+	policy := `{"version": "1.0", "trustPolicies": [{"name": "peel-test", "registryScopes": ["` + scope + `"],
 		"signatureVerification": {"level": "strict"}, "trustStores": ["ca:peel-test"], "trustedIdentities": ["*"]}]}`
 	if err := os.WriteFile(filepath.Join(dir, "trustpolicy.json"), []byte(policy), 0o600); err != nil {
 		t.Fatal(err)
