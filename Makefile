@@ -6,7 +6,7 @@ BIN     := bin/peel
 BUILD   := testdata/build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo fixtures hostile lint clean tools sarif-check e2e realworld realworld-counts realworld-peers gitleaks-samples windows peers
+.PHONY: all build test demo fixtures hostile lint clean tools signing-tools sarif-check e2e realworld realworld-counts realworld-peers gitleaks-samples windows peers
 
 all: build
 
@@ -60,6 +60,19 @@ test:
 tools:
 	npm install --no-audit --no-fund --prefix .tools @microsoft/sarif-multitool@5.7.0
 	chmod u+x $(MULTITOOL)
+
+# The cosign CLI the signature tests sign with (cmd/peel/signatures_test.go:
+# legacy tag and bundle referrer, by key, offline), built from source with
+# go install at a pinned version: about 7 minutes on 2 cores the first
+# time, kept in .tools/cosign-VERSION afterwards (and its build in the Go cache). The
+# notation CLI's module is not served by the module proxy, so Notation
+# signatures are made with notation-go's signing API in the test instead.
+COSIGN_VERSION := v2.6.5
+COSIGN := $(CURDIR)/.tools/cosign-$(COSIGN_VERSION)/cosign
+export PEEL_COSIGN ?= $(if $(wildcard $(COSIGN)),$(COSIGN),)
+signing-tools: $(COSIGN)
+$(COSIGN):
+	GOFLAGS= GOBIN=$(dir $(COSIGN)) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
 # End-to-end tests against a real registry, a real Docker daemon and a
 # real Redis: Debian's docker-registry (apt-get install docker-registry),

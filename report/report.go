@@ -82,6 +82,9 @@ type Image struct {
 	// Error says why the image could not be scanned, in a run over many
 	// images that went on past it; its findings are then empty.
 	Error string `json:"error,omitempty"`
+	// Signatures is present for images read from a registry or an OCI
+	// layout: their signatures, found and verified (signatures.go).
+	Signatures *Signatures `json:"signatures,omitempty"`
 }
 
 // Dismissed is a candidate that was not reported.
@@ -210,6 +213,7 @@ func Build(results []*scanner.Result, opts Options) *Report {
 		if img.Error != "" {
 			r.Summary.Errors++
 		}
+		img.Signatures = signaturesOf(res.Signatures, red)
 		createdBy := map[int]string{}
 		occurrences := map[string]int{}
 		for _, l := range res.Layers {

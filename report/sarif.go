@@ -95,6 +95,11 @@ func (sarifWriter) Write(w io.Writer, r *Report) error {
 				WithMessage(sarif.NewTextMessage(Printable(fmt.Sprintf("scan incomplete: %s: %s: %s", img.Input, in.Location, in.Reason)))))
 		}
 	}
+	if sigs := sarifSignatures(r); len(sigs) > 0 {
+		pb := sarif.NewPropertyBag()
+		pb.Add("signatures", sigs)
+		run.AttachPropertyBag(pb)
+	}
 	run.AddInvocations(inv)
 	log.AddRun(run)
 	return log.PrettyWrite(w)
@@ -176,6 +181,9 @@ func ArtifactURI(chain []string) string {
 	var parts []string
 	for i, p := range chain {
 		if i == 0 {
+			if p == "image signature" {
+				p = "image-signature"
+			}
 			if strings.HasPrefix(p, "config ") || strings.HasPrefix(p, "history[") {
 				p = "image-config/" + strings.NewReplacer("config ", "", " created_by", "", " ", "/", "[", "/", "]", "").Replace(p)
 			}

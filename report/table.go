@@ -64,6 +64,9 @@ func (t tableWriter) Write(w io.Writer, r *Report) error {
 			continue
 		}
 		tw.wrapped(imageHeader(img), 2)
+		for _, l := range signatureLines(img.Signatures) {
+			tw.wrapped(l, 4)
+		}
 		findings := sortedFindings(img.Findings)
 		switch {
 		case len(findings) == 0:
@@ -565,7 +568,7 @@ func details(f Finding) string {
 	var parts []string
 	switch {
 	case f.Key == "":
-	case f.kind == rules.KindPrivateKey:
+	case f.kind == rules.KindPrivateKey, f.kind == rules.KindSignature:
 		parts = append(parts, f.Key) // the key's kind: OPENSSH PRIVATE KEY, role root
 	default:
 		parts = append(parts, "key "+f.Key)

@@ -47,9 +47,12 @@ const (
 	KindPrivateKey
 	// KindKeystore is a keystore holding private keys.
 	KindKeystore
+	// KindSignature is an image without a signature that verifies; the
+	// finding's Key says what is missing (signature.go).
+	KindSignature
 )
 
-var kindNames = [...]string{"secret", "password", "token", "private-key", "keystore"}
+var kindNames = [...]string{"secret", "password", "token", "private-key", "keystore", "signature"}
 
 // String returns the kind's lower-case name.
 func (k Kind) String() string {
@@ -108,6 +111,7 @@ const (
 	SourceCommand                  // a build step (Engine.ScanCommand)
 	SourceEntrypoint               // the image's entrypoint and command (Engine.ScanEntrypoint)
 	SourceEnv                      // an image config entry, KEY=VALUE (Engine.ScanAssignment)
+	SourceSignatures               // an image's signature status, as JSON (Engine.JudgeSignatures)
 )
 
 // Want is a finding an example must yield.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -67,6 +68,12 @@ func checkExample(t *testing.T, e *Engine, name, rule string, x Example) {
 	case SourceEnv:
 		k, v, _ := strings.Cut(x.Text, "=")
 		r = e.ScanAssignment(k, v)
+	case SourceSignatures:
+		var st SignatureStatus
+		if err := json.Unmarshal([]byte(x.Text), &st); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		r = e.JudgeSignatures(st)
 	}
 	var got, want []Want
 	for i, f := range r.Findings {

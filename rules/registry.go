@@ -17,9 +17,12 @@ var detectors = []Detector{
 	imageConfig{},
 	privateKeys{},
 	urlCredentials{},
+	signingKeys{},
+	signatureGate{},
 }
 
 // verifiers builds the engine's verifiers from its options.
 var verifiers = []func(EngineOptions) Verifier{
 	newKeystoreVerifier,
+	newSigningKeyVerifier,
 }

@@ -19,6 +19,9 @@
 // source.go, registry.go, transport.go, ociarchive.go, dockerarchive.go and
 // stream.go (sources), walk.go and archive.go with zip.go, tar.go and
 // compressed.go (files and archive formats), links.go (links named like
-// config files), scanner.go (path scans, the
-// merge and the join of verification records).
+// config files), scanner.go (path scans, the merge and the join of
+// verification records), signatures.go (where an image's signatures are,
+// what was found of them, and the finding an image without a verified one
+// makes when signatures are required; the lookup itself is
+// scanner/signature's).
 package scanner

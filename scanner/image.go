@@ -43,6 +43,9 @@ func (s *Scanner) Scan(ctx context.Context, t *Target) (*Result, error) {
 	if t.Digest != "" {
 		res.Digest = t.Digest
 	}
+	if engine, err := s.engine(); err == nil {
+		s.checkSignatures(ctx, engine, t, res)
+	}
 	return res, nil
 }
 

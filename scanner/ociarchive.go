@@ -181,6 +181,14 @@ func (x *archIndex) Image(h v1.Hash) (v1.Image, error) {
 	}
 	return partial.CompressedToImage(&archImage{a: x.a, raw: raw})
 }
+
+// Blob opens any blob of the archive, as a layout's index does (the
+// signature lookup reads referrers through it).
+func (x *archIndex) Blob(h v1.Hash) (io.ReadCloser, error) {
+	rc, _, err := x.a.blob(h)
+	return rc, err
+}
+
 func (x *archIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	raw, err := x.a.blobBytes(h)
 	if err != nil {

@@ -41,6 +41,14 @@ type Options struct {
 	// Progress, if set, is told how far each layer has been read (and
 	// more, if it is a DetailedProgress).
 	Progress Progress
+	// Signatures, if set, looks up (and verifies) the signatures of every
+	// image read from a registry or an OCI layout, once its layers are
+	// read (Result.Signatures). See scanner/signature.
+	Signatures SignatureChecker
+	// RequireSignature makes an image without a signature that verifies
+	// a finding (rules.JudgeSignatures), as an input that carries no
+	// signatures is.
+	RequireSignature bool
 	// Logger, if set, is told at debug level what the scan decides:
 	// layer cache hits, misses and stores. It never receives a secret.
 	Logger *slog.Logger

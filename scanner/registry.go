@@ -96,10 +96,7 @@ func remoteOptions(ctx context.Context, r name.Reference, opts SourceOptions) []
 	if opts.Credentials != nil {
 		kc = authn.NewMultiKeychain(registryCredentials{registry: r.Context().RegistryStr(), auth: opts.Credentials}, kc)
 	}
-	rt := opts.Transport
-	if rt == nil {
-		rt, _ = NewTransport(TransportOptions{})
-	}
+	rt := transportOf(opts)
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(kc),
@@ -111,6 +108,15 @@ func remoteOptions(ctx context.Context, r name.Reference, opts SourceOptions) []
 		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 3}),
 		remote.WithRetryPredicate(retryRequest),
 	}
+}
+
+// transportOf is the transport registry requests go through.
+func transportOf(opts SourceOptions) http.RoundTripper {
+	if opts.Transport != nil {
+		return opts.Transport
+	}
+	rt, _ := NewTransport(TransportOptions{})
+	return rt
 }
 
 // registryCredentials gives its credentials to one registry only.
@@ -127,13 +133,25 @@ func (c registryCredentials) Resolve(r authn.Resource) (authn.Authenticator, err
 }
 
 func fetchRemote(ctx context.Context, r name.Reference, opts SourceOptions) (*Target, error) {
-	var img v1.Image
-	var err error
+	var (
+		img   v1.Image
+		index v1.Hash // the index the reference names, if it names one
+		err   error
+	)
 	// The config blob is fetched here, with the same bounded retries as
 	// layers: go-containerregistry keeps a config whose read broke off, so
-	// a retry needs a fresh image from the reference.
+	// a retry needs a fresh image from the reference. The manifest (or
+	// index) is fetched as remote.Image does, keeping the index's digest
+	// for the signature lookup.
 	for attempt := 1; ; attempt++ {
-		img, err = remote.Image(r, remoteOptions(ctx, r, opts)...)
+		var desc *remote.Descriptor
+		desc, err = remote.Get(r, remoteOptions(ctx, r, opts)...)
+		if err == nil {
+			if desc.MediaType.IsIndex() {
+				index = desc.Digest
+			}
+			img, err = desc.Image()
+		}
 		if err == nil {
 			_, err = img.RawConfigFile()
 		}
@@ -150,6 +168,7 @@ func fetchRemote(ctx context.Context, r name.Reference, opts SourceOptions) (*Ta
 	t := &Target{Kind: KindRegistry, Ref: r.Name()}
 	if d, err := img.Digest(); err == nil {
 		t.Digest = d.String()
+		t.signatures = remoteSubject(r, d, index, remoteOptions(ctx, r, opts), transportOf(opts))
 	}
 	if !opts.AllowForeignLayers {
 		img = registryOnly{Image: img, ref: r, opts: remoteOptions(ctx, r, opts)}
@@ -195,6 +214,9 @@ func openRemoteAll(ctx context.Context, input string, opts SourceOptions) ([]*Ta
 	ts, err := indexTargets(idx, KindRegistry, input)
 	if err == nil {
 		for _, t := range ts {
+			if d, err := v1.NewHash(t.Digest); err == nil {
+				t.signatures = remoteSubject(r, d, desc.Digest, remoteOptions(ctx, r, opts), transportOf(opts))
+			}
 			if !opts.AllowForeignLayers {
 				t.Image = registryOnly{Image: t.Image, ref: r, opts: remoteOptions(ctx, r, opts)}
 			}

@@ -26,6 +26,9 @@ type Result struct {
 	// Error, when set, says why the image could not be scanned (a run over
 	// many images goes on past it); only Input and Kind are set besides.
 	Error string
+	// Signatures is what was found of the image's signatures, when
+	// Options.Signatures looked them up (registry and OCI layout inputs).
+	Signatures *Signatures
 }
 
 // Dismissed is a candidate that was not reported, and the reason.

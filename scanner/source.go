@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/moby/moby/client"
 )
@@ -74,8 +75,9 @@ type Target struct {
 	Digest string   // manifest digest when the source has one cheaply
 	Ref    string   // for registry images, the reference pulled (a mirror's, if one served it)
 
-	stream  *streamSource // an archive read front to back (the daemon, docker save | gzip)
-	cleanup func()
+	stream     *streamSource     // an archive read front to back (the daemon, docker save | gzip)
+	signatures *SignatureSubject // where its signatures are looked up, if it can carry any
+	cleanup    func()
 }
 
 // Close releases what Open made for the target (an open archive file, a
@@ -179,6 +181,7 @@ func ociAll(dir, input string) ([]*Target, error) {
 	ts, err := indexTargets(idx, KindOCI, input)
 	for _, t := range ts {
 		t.Image = StoredImage(layoutImage{Image: t.Image, dir: dir}, layoutStorage)
+		t.signatures = layoutSubject(KindOCI, idx, dir, t.Digest, "")
 	}
 	return ts, err
 }
@@ -346,7 +349,7 @@ func openOCILayout(dir, ref string, platform *v1.Platform) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{Kind: KindOCI, Image: StoredImage(layoutImage{Image: img, dir: dir}, layoutStorage), Digest: digest}, nil
+	return &Target{Kind: KindOCI, Image: StoredImage(layoutImage{Image: img, dir: dir}, layoutStorage), Digest: digest, signatures: layoutSubject(KindOCI, idx, dir, digest, "")}, nil
 }
 
 // pickImage chooses an image from an index: by ref name if given, else the
@@ -365,7 +368,22 @@ func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) 
 		if ref != "" && d.Annotations["org.opencontainers.image.ref.name"] != ref {
 			continue
 		}
+		if ref == "" && isAttached(d) {
+			continue
+		}
 		cands = append(cands, d)
+	}
+	if ref == "" && len(cands) > 1 {
+		// A referrer that says nothing of itself in the index (as
+		// notation's --oci-layout signatures): its manifest names a
+		// subject.
+		kept := cands[:0]
+		for _, d := range cands {
+			if !referrer(idx, d) {
+				kept = append(kept, d)
+			}
+		}
+		cands = kept
 	}
 	if len(cands) == 0 {
 		if ref != "" {
@@ -400,6 +418,43 @@ func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) 
 	return img, chosen.Digest.String(), nil
 }
 
+// isAttached tells the manifests a layout keeps beside its images that
+// are no images of their own: signatures and attestations, as referrers
+// (an artifact type other than an image config's), as cosign's tags (sha256-<digest>.sig, .att, .sbom)
+// or the referrers tag index (sha256-<digest>), or marked by cosign save.
+func isAttached(d v1.Descriptor) bool {
+	switch d.ArtifactType {
+	case "", string(types.OCIConfigJSON), string(types.DockerConfigJSON):
+		// an image (go-containerregistry writes its config's type)
+	default:
+		return true
+	}
+	switch d.Annotations["kind"] {
+	case "dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts":
+		return true
+	}
+	n := d.Annotations["org.opencontainers.image.ref.name"]
+	if !strings.HasPrefix(n, "sha256-") {
+		return false
+	}
+	h, _, _ := strings.Cut(n[len("sha256-"):], ".")
+	return len(h) == 64 && isAlnum(h)
+}
+
+// referrer reports an image manifest of the index that names a subject:
+// a signature or attestation attached to another manifest.
+func referrer(idx v1.ImageIndex, d v1.Descriptor) bool {
+	if !d.MediaType.IsImage() {
+		return false
+	}
+	img, err := idx.Image(d.Digest)
+	if err != nil {
+		return false
+	}
+	m, err := img.Manifest()
+	return err == nil && m.Subject != nil
+}
+
 func platformName(p *v1.Platform) string {
 	s := p.OS + "/" + p.Architecture
 	if p.Variant != "" {
@@ -424,12 +479,14 @@ func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
 		f.Close()
 		return nil, err
 	}
-	img, digest, err := pickImage(&archIndex{a: a, raw: a.index}, ref, opts.Platform, 0)
+	idx := &archIndex{a: a, raw: a.index}
+	img, digest, err := pickImage(idx, ref, opts.Platform, 0)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &Target{Kind: KindOCIArchive, Image: StoredImage(img, ociArchiveStorage), Digest: digest, cleanup: func() { f.Close() }}, nil
+	return &Target{Kind: KindOCIArchive, Image: StoredImage(img, ociArchiveStorage), Digest: digest,
+		signatures: layoutSubject(KindOCIArchive, idx, p, digest, ""), cleanup: func() { f.Close() }}, nil
 }
 
 // layoutName accepts the names an OCI layout consists of.

@@ -25,13 +25,21 @@ func TestDependencyDirection(t *testing.T) {
 		"github.com/peelscan/peel/rules/keystore":          append([]string{"github.com/peelscan/peel/rules/"}, rulesBelow...),
 		"github.com/peelscan/peel/rules/internal/gitleaks": append([]string{"github.com/peelscan/peel/rules/keystore"}, rulesBelow...),
 		"github.com/peelscan/peel/rules/internal/textscan": append([]string{"github.com/zricethezav/gitleaks", "github.com/peelscan/peel/rules/"}, rulesBelow...),
-		// The scanner knows nothing of queues or of Redis: the fleet and
-		// the Redis store sit beside it.
+		// The scanner knows nothing of queues, of Redis or of signature
+		// libraries: the fleet, the Redis store and scanner/signature sit
+		// beside it, and the command line plugs them in.
 		"github.com/peelscan/peel/scanner": {
 			"github.com/spf13/cobra", "github.com/olekukonko/tablewriter",
 			"github.com/peelscan/peel/report", "github.com/peelscan/peel/cmd",
 			"github.com/hibiken/asynq", "github.com/redis/go-redis", "github.com/peelscan/peel/scanner/fleet",
 			"github.com/peelscan/peel/scanner/cache/rediscache",
+			"github.com/peelscan/peel/scanner/signature", "github.com/notaryproject/", "github.com/sigstore/", "oras.land/",
+		},
+		"github.com/peelscan/peel/scanner/signature": {
+			"github.com/spf13/cobra", "github.com/peelscan/peel/report", "github.com/peelscan/peel/cmd",
+			// protobuf's reflection turns off the linker's dead-code
+			// elimination (see scanner/signature/cosign.go).
+			"google.golang.org/protobuf",
 		},
 		// The fleet runs scans and hands their results up: it renders no
 		// report and reads no flags.
@@ -40,7 +48,7 @@ func TestDependencyDirection(t *testing.T) {
 			"github.com/peelscan/peel/report", "github.com/peelscan/peel/cmd",
 		},
 		"github.com/peelscan/peel/report": {
-			"github.com/spf13/cobra", "github.com/peelscan/peel/cmd",
+			"github.com/spf13/cobra", "github.com/peelscan/peel/cmd", "github.com/peelscan/peel/scanner/signature",
 		},
 		// The cache store holds opaque bytes: it knows nothing of what the
 		// scanner puts in it.

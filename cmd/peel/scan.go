@@ -57,6 +57,7 @@ type scanOptions struct {
 	scan        scanner.Options
 	many        manyFlags
 	global      *globalOptions
+	signatures  signatureOptions
 }
 
 const scanLong = `Scan container images for baked-in secrets.
@@ -79,6 +80,10 @@ scanned, or a registry (HOST) whose every repository is, from its catalog;
 --from-file adds IMAGEs from a file. In such a run an image that cannot be
 scanned is an error entry in the report and the others go on, and the exit
 status is 2.
+
+The signatures of registry and OCI layout images (cosign, Notation) are
+looked up and reported; --verify-key and --notation-config verify them,
+--require-signature fails an image without one that verifies.
 
 Every flag can also be set by an environment variable PEEL_<FLAG>
 (PEEL_FAIL_ON=high) or a key of the config file (peel.yaml, --config-file).
@@ -147,6 +152,7 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 	f.IntVar(&o.scan.MaxEntries, "max-entries", scanner.DefaultMaxEntries, "most members to read from one archive")
 	addManyFlags(f, &o.many)
 	registerCompletions(cmd)
+	o.signatures.register(f)
 	return cmd
 }
 
@@ -210,6 +216,9 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 		return fmt.Errorf("%s: %w", o.config, err)
 	}
 	o.scan.Engine = engine
+	if err := o.signatures.apply(&o.scan); err != nil {
+		return err
+	}
 	cacheCtx, cancelCache := context.WithTimeout(cmd.Context(), 30*time.Second)
 	var closeCache func()
 	o.scan.Cache, closeCache, err = o.many.layerCache(cacheCtx, o.noCache, o.cacheDir)
