@@ -414,9 +414,11 @@ type peelSecret struct {
 // peelHits scans a directory and returns the reported secrets by file,
 // relative to the directory with archive members after '!' (the member of
 // a single-file compression dropped, as the peers name the .gz itself).
+// The suites are the test data of modules in the module cache, which peel
+// dismisses as a dependency's tests unless told to include them.
 func peelHits(t *testing.T, dir string) map[string][]peelSecret {
 	t.Helper()
-	r := peel(t, "scan", "--no-cache", "--show-secrets", "--format", "json", "dir:"+dir)
+	r := peel(t, "scan", "--no-cache", "--show-secrets", "--include-dependency-tests", "--format", "json", "dir:"+dir)
 	if r.code != 0 && r.code != 1 {
 		t.Fatalf("peel scan dir:%s: exit %d\n%s", dir, r.code, r.stderr)
 	}
