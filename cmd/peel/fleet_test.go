@@ -239,7 +239,7 @@ func TestRealFleet(t *testing.T) {
 		totalLayers += len(ls)
 	}
 	t.Logf("registry %s: %d images, %d layers, %d distinct; redis %s", reg.Host, len(images), totalLayers, distinct, rds.Addr)
-	auth := []string{"DOCKER_CONFIG=" + reg.DockerConfig(t, reg.Host, reg.Password)}
+	auth := []string{"DOCKER_CONFIG=" + reg.DockerConfig(t, reg.Host, reg.Password), "PEEL_CACHE_KEY=" + testCacheKey}
 	want := plantedWant(reg.Host, images)
 	var repos []string
 	for _, r := range fleetRepos(images) {
@@ -336,8 +336,14 @@ func TestRealFleet(t *testing.T) {
 
 	t.Run("shared cache in Redis", func(t *testing.T) {
 		url := rds.DB(t)
+		// A shared cache needs the key every peel sharing it is given.
+		noKey := append(append([]string(nil), auth...), "PEEL_CACHE_KEY=")
+		if r := peelEnv(t, noKey, "", "scan", "-q", "--ca-file", reg.CAFile, "--cache", url, reg.Host+"/"+fleetRepos(images)[0]+":"+fixture.FleetTags[0]); r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "PEEL_CACHE_KEY is not set") {
+			t.Errorf("--cache without PEEL_CACHE_KEY: exit %d, stderr %q; want exit 2 and one line naming PEEL_CACHE_KEY", r.code, r.stderr)
+		}
 		first, _ := scan(t, "--cache", url, "--all-tags", reg.Host)
 		sameReport(t, "with the Redis cache", single, first, sameHost)
+		redisHoldsNoSecret(t, rds, url, first)
 		second, r := scan(t, "--cache", url, "--all-tags", reg.Host)
 		checkPlanted(t, "second run", second, want)
 		if s := second.Summary; s.CachedLayers != distinct || s.DistinctLayers != distinct || s.Bytes != 0 {
@@ -479,6 +485,48 @@ func noCredentials(t *testing.T, rds *redistest.Server, url, password string) {
 		for _, v := range append(vals, k) {
 			if strings.Contains(v, password) {
 				t.Errorf("the registry password is in redis key %s", k)
+			}
+		}
+	}
+}
+
+// redisHoldsNoSecret: the Redis cache's names and values hold no secret
+// of the report and no layer digest in plain text (entries are sealed).
+func redisHoldsNoSecret(t *testing.T, rds *redistest.Server, url string, rep *report.Report) {
+	t.Helper()
+	db, err := strconv.Atoi(url[strings.LastIndex(url, "/")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rds.Client(db)
+	defer c.Close()
+	ctx := context.Background()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("redis keys: %d, %v", len(keys), err)
+	}
+	var needles []string
+	for _, img := range rep.Images {
+		for _, f := range img.Findings {
+			if len(f.Secret) >= 6 {
+				needles = append(needles, f.Secret)
+			}
+		}
+		for _, l := range img.Layers {
+			needles = append(needles, strings.TrimPrefix(l.DiffID, "sha256:"))
+		}
+	}
+	if len(needles) == 0 {
+		t.Fatal("no secrets or layers in the report to look for")
+	}
+	for _, k := range keys {
+		v, err := c.Get(ctx, k).Bytes()
+		if err != nil {
+			continue // not a string: the queue's own structures
+		}
+		for _, n := range needles {
+			if strings.Contains(k, n) || bytes.Contains(v, []byte(n)) {
+				t.Errorf("redis entry %.40s… holds %.6s… in plain text", k, n)
 			}
 		}
 	}
