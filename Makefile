@@ -64,15 +64,24 @@ tools:
 # The cosign CLI the signature tests sign with (cmd/peel/signatures_test.go:
 # legacy tag and bundle referrer, by key, offline), built from source with
 # go install at a pinned version: about 7 minutes on 2 cores the first
-# time, kept in .tools/cosign-VERSION afterwards (and its build in the Go cache). The
-# notation CLI's module is not served by the module proxy, so Notation
-# signatures are made with notation-go's signing API in the test instead.
+# time, kept in .tools/cosign-VERSION afterwards (and its build in the Go cache).
 COSIGN_VERSION := v2.6.5
 COSIGN := $(CURDIR)/.tools/cosign-$(COSIGN_VERSION)/cosign
 export PEEL_COSIGN ?= $(if $(wildcard $(COSIGN)),$(COSIGN),)
-signing-tools: $(COSIGN)
+# The notation CLI the Notation signature test signs with, pinned: the
+# module proxy serves this exact version but no version list, which
+# go install MODULE@VERSION asks for (its deprecation check), so the module
+# is downloaded by version and built from its own go.sum (seconds once its
+# dependencies are in the module cache).
+NOTATION_VERSION := v1.3.2
+NOTATION := $(CURDIR)/.tools/notation-$(NOTATION_VERSION)/notation
+export PEEL_NOTATION ?= $(if $(wildcard $(NOTATION)),$(NOTATION),)
+signing-tools: $(COSIGN) $(NOTATION)
 $(COSIGN):
 	GOFLAGS= GOBIN=$(dir $(COSIGN)) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+$(NOTATION):
+	@set -e; dir=$$(GOFLAGS= $(GO) mod download -json github.com/notaryproject/notation@$(NOTATION_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$dir"; cd "$$dir" && GOFLAGS= $(GO) build -trimpath -o $(NOTATION) ./cmd/notation
 
 # End-to-end tests against a real registry, a real Docker daemon and a
 # real Redis: Debian's docker-registry (apt-get install docker-registry),

@@ -60,6 +60,27 @@ func cosignBin(t *testing.T) string {
 	return ""
 }
 
+// notationBin finds the notation CLI: PEEL_NOTATION (the Makefile sets it
+// to make signing-tools' build), or the PATH; skipped without it, failing
+// under CI=true.
+func notationBin(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PEEL_NOTATION"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("PEEL_NOTATION: %v", err)
+		}
+		return p
+	}
+	if p, err := exec.LookPath("notation"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("notation not found: CI must build it (make signing-tools)")
+	}
+	t.Skip("notation not found: make signing-tools builds it (then make test or make e2e use it)")
+	return ""
+}
+
 // cosignRun runs the cosign CLI against the test registry, offline: no
 // transparency log, no TUF root, the registry's CA through SSL_CERT_FILE
 // and its credentials through the Docker config.
@@ -77,15 +98,16 @@ func cosignRun(t *testing.T, bin string, env []string, args ...string) string {
 // TestRealRegistrySignatures signs images in the distribution registry
 // (Debian's docker-registry 2.8, which has no referrers API) with the real
 // cosign CLI, in the legacy tag scheme and as a bundle referrer (stored
-// under the referrers tag sha256-<digest>), and with notation-go's own
-// signing API (the notation CLI is not installable here), then scans them:
-// each signature with its kind and signer, verified with the right key or
-// trust policy and not with a wrong one; an unsigned image unsigned;
+// under the referrers tag sha256-<digest>), with the real notation CLI,
+// and with notation-go's own signing API, then scans them: each signature
+// with its kind and signer, verified with the right key or trust policy
+// and not with a wrong one; an unsigned image unsigned;
 // --require-signature failing the unsigned and passing the verified; the
 // signed v1 image signed and still failing on its four secrets.
 func TestRealRegistrySignatures(t *testing.T) {
 	reg := regtest.Start(t)
 	cosign := cosignBin(t)
+	notationCLI := notationBin(t)
 	dir := t.TempDir()
 	dockerCfg := reg.DockerConfig(t, reg.Host, reg.Password)
 	env := []string{"DOCKER_CONFIG=" + dockerCfg, "SSL_CERT_FILE=" + reg.CAFile, "HOME=" + dir, "TUF_ROOT=" + filepath.Join(dir, "tuf"), "COSIGN_YES=true"}
@@ -113,6 +135,7 @@ func TestRealRegistrySignatures(t *testing.T) {
 	legacy := push("signed/legacy", v1img)
 	bundle := push("signed/bundle", v2img)
 	notary := push("signed/notation", v2img)
+	notaryCLI := push("signed/notation-cli", v2img)
 	unsigned := push("unsigned/app", v2img)
 
 	// Two cosign key pairs: the signer's and another.
@@ -143,6 +166,31 @@ func TestRealRegistrySignatures(t *testing.T) {
 	trusted := notationConfig(t, filepath.Join(dir, "trusted"), rootPEM, "*")
 	untrusted := notationConfig(t, filepath.Join(dir, "untrusted"), newCA(t, "someone else's CA").certPEM, "*")
 	elsewhere := notationConfig(t, filepath.Join(dir, "elsewhere"), rootPEM, "registry.example/other")
+
+	// The notation CLI: its own test key and certificate (notation cert
+	// generate-test, which also trusts it in its trust store), a JWS
+	// signature pushed to the registry (the referrers tag, as the registry
+	// has no referrers API); peel verifies with the CLI's own
+	// configuration directory and a trust policy naming that store.
+	cliHome := filepath.Join(dir, "notation-cli")
+	notationEnv := []string{"XDG_CONFIG_HOME=" + cliHome, "HOME=" + cliHome, "SSL_CERT_FILE=" + reg.CAFile,
+		"NOTATION_USERNAME=" + reg.User, "NOTATION_PASSWORD=" + reg.Password}
+	notationRun := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(notationCLI, args...)
+		cmd.Env = append(os.Environ(), notationEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("notation %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	notationRun("cert", "generate-test", "--default", "peel-cli")
+	notationRun("sign", "--signature-format", "jws", notaryCLI)
+	cliConfig := filepath.Join(cliHome, "notation")
+	cliPolicy := `{"version": "1.0", "trustPolicies": [{"name": "peel-cli", "registryScopes": ["*"],
+		"signatureVerification": {"level": "strict"}, "trustStores": ["ca:peel-cli"], "trustedIdentities": ["*"]}]}`
+	if err := os.WriteFile(filepath.Join(cliConfig, "trustpolicy.json"), []byte(cliPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	scan := func(t *testing.T, args ...string) (*report.Report, run) {
 		t.Helper()
@@ -222,6 +270,24 @@ func TestRealRegistrySignatures(t *testing.T) {
 		rep, _ = scan(t, "--verify-key", rightKey, notary)
 		if _, sig := only(t, rep); sig.Verified || !strings.Contains(sig.Reason, "no --notation-config") {
 			t.Errorf("with a cosign key only: %+v", sig)
+		}
+	})
+	t.Run("notation CLI referrer", func(t *testing.T) {
+		rep, r := scan(t, "--notation-config", cliConfig, notaryCLI)
+		s, sig := only(t, rep)
+		if s.Status != "verified" || sig.Kind != "notation" || !sig.Verified || sig.Signer == nil || !strings.Contains(sig.Signer.Subject, "CN=peel-cli") ||
+			sig.FoundBy != "referrers tag "+tagOf(notaryCLI) || sig.VerifiedBy != "trust policy peel-cli" || r.code != 0 {
+			t.Errorf("exit %d, status %s, signature %+v (signer %+v)", r.code, s.Status, sig, sig.Signer)
+		}
+		rep, _ = scan(t, "--notation-config", untrusted, notaryCLI)
+		if s, sig := only(t, rep); s.Status != "signed" || sig.Verified {
+			t.Errorf("another CA: status %s, %+v", s.Status, sig)
+		}
+		if _, r := scan(t, "--require-signature", "--notation-config", cliConfig, notaryCLI); r.code != 0 {
+			t.Errorf("--require-signature, verified: exit %d\n%s", r.code, r.stdout)
+		}
+		if _, r := scan(t, "--require-signature", "--notation-config", untrusted, notaryCLI); r.code != 1 {
+			t.Errorf("--require-signature, another CA: exit %d\n%s", r.code, r.stdout)
 		}
 	})
 	t.Run("unsigned", func(t *testing.T) {
