@@ -52,3 +52,14 @@ func BenchmarkIsTextBinary(b *testing.B) {
 		IsText(data)
 	}
 }
+
+// BenchmarkNewEngine is what every peel pays at start to build the
+// engine: the catalogue (its examples included) and gitleaks' rules.
+func BenchmarkNewEngine(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := NewEngine(EngineOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"bytes"
-	"crypto/sha256"
 
 	"encoding/base64"
 	"encoding/json"
@@ -11,9 +10,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-
-	"golang.org/x/crypto/nacl/secretbox"
-	"golang.org/x/crypto/scrypt"
 
 	"github.com/peelscan/peel/rules/internal/textscan"
 )
@@ -88,7 +84,7 @@ var cosignPEMTypes = map[string]bool{"ENCRYPTED SIGSTORE PRIVATE KEY": true, "EN
 type signingKeys struct{}
 
 func (signingKeys) Info() Info {
-	ck := exampleCosignKey("example", "example-passphrase")
+	ck := []byte(exampleCosignKeyPEM)
 	plain := examplePEM("cosign")
 	notation := examplePEM("notation")
 	return Info{Name: "signingkeys", Version: 1, Rules: []Rule{
@@ -122,33 +118,12 @@ func (signingKeys) Info() Info {
 	}}
 }
 
-// exampleCosignKey is a cosign private key for the examples and tests:
-// the example Ed25519 key of seed encrypted under passphrase in cosign's
-// format (go-securesystemslib's: scrypt with its legacy parameters, then
-// NaCl secretbox), with a salt and nonce derived from seed, so that the
-// examples, and the engine version that hashes them, are the same on
-// every run.
-func exampleCosignKey(seed, passphrase string) []byte {
-	salt := sha256.Sum256([]byte("salt:" + seed))
-	nonce := sha256.Sum256([]byte("nonce:" + seed))
-	key, err := scrypt.Key([]byte(passphrase), salt[:], 1<<15, 8, 1, 32)
-	if err != nil {
-		panic(err) // fixed, valid parameters: cannot fail
-	}
-	var k [32]byte
-	var n [24]byte
-	copy(k[:], key)
-	copy(n[:], nonce[:])
-	body, err := json.Marshal(map[string]any{
-		"kdf":        map[string]any{"name": "scrypt", "params": map[string]int{"N": 1 << 15, "r": 8, "p": 1}, "salt": salt[:]},
-		"cipher":     map[string]any{"name": "nacl/secretbox", "nonce": n[:]},
-		"ciphertext": secretbox.Seal(nil, exampleKey(seed), &n, &k),
-	})
-	if err != nil {
-		panic(err) // plain data: cannot fail
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED SIGSTORE PRIVATE KEY", Bytes: body})
-}
+// exampleCosignKeyPEM is the catalogue's example cosign key: what
+// exampleCosignKey("example", "example-passphrase") makes (a test checks
+// it), kept as a constant because making it costs a cosign scrypt
+// derivation (32 MiB, a fifth of a second) that every peel would
+// otherwise pay at start to build the catalogue.
+const exampleCosignKeyPEM = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\neyJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94Iiwibm9uY2UiOiJEbEl0\naExHM1c5WWF6ZWN4bkFsTC91aWRZOEE4Z2dCKyJ9LCJjaXBoZXJ0ZXh0IjoiNnlr\nZGlGVUtHT1UzVCt1blNWQktWWUl3clpyelJ4S01ZYktTdjlPcjZrTytOWGN3TVI5\nYnVrS3ordWZTTEJaTS9xUnR1RUo0YXZySHozMWl0V0Exc0E9PSIsImtkZiI6eyJu\nYW1lIjoic2NyeXB0IiwicGFyYW1zIjp7Ik4iOjMyNzY4LCJwIjoxLCJyIjo4fSwi\nc2FsdCI6ImdZeDQ1RjV0cFdHZTEzYXNBenE1ZmNyK1RMbnB1alhLZVlmVTFJVUVk\nalE9In19\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
 
 func (signingKeys) Applies([]string) bool { return true }
 
