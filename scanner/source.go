@@ -345,7 +345,7 @@ func openOCILayout(dir, ref string, platform *v1.Platform) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not an OCI layout: %w", err)
 	}
-	img, digest, err := pickImage(idx, ref, platform, 0)
+	img, digest, err := pickImage(idx, dir, ref, platform, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -354,8 +354,10 @@ func openOCILayout(dir, ref string, platform *v1.Platform) (*Target, error) {
 
 // pickImage chooses an image from an index: by ref name if given, else the
 // only image, else the one matching platform. Nested indexes are followed a
-// few levels deep.
-func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) (v1.Image, string, error) {
+// few levels deep. dir, when the index is an OCI layout directory's, is
+// where the manifests it reads to choose are read from, bounded (see
+// layoutImage); an archive's index reads bounded already.
+func pickImage(idx v1.ImageIndex, dir, ref string, platform *v1.Platform, depth int) (v1.Image, string, error) {
 	if depth > 4 {
 		return nil, "", errors.New("image indexes nested too deep")
 	}
@@ -379,7 +381,7 @@ func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) 
 		// subject.
 		kept := cands[:0]
 		for _, d := range cands {
-			if !referrer(idx, d) {
+			if !referrer(idx, dir, d) {
 				kept = append(kept, d)
 			}
 		}
@@ -405,11 +407,16 @@ func pickImage(idx v1.ImageIndex, ref string, platform *v1.Platform, depth int) 
 		}
 	}
 	if chosen.MediaType.IsIndex() {
+		if dir != "" {
+			if _, err := (layoutImage{dir: dir}).blob(chosen.Digest, "index", maxLayoutJSON); err != nil {
+				return nil, "", err
+			}
+		}
 		child, err := idx.ImageIndex(chosen.Digest)
 		if err != nil {
 			return nil, "", err
 		}
-		return pickImage(child, "", platform, depth+1)
+		return pickImage(child, dir, "", platform, depth+1)
 	}
 	img, err := idx.Image(chosen.Digest)
 	if err != nil {
@@ -443,9 +450,19 @@ func isAttached(d v1.Descriptor) bool {
 
 // referrer reports an image manifest of the index that names a subject:
 // a signature or attestation attached to another manifest.
-func referrer(idx v1.ImageIndex, d v1.Descriptor) bool {
+func referrer(idx v1.ImageIndex, dir string, d v1.Descriptor) bool {
 	if !d.MediaType.IsImage() {
 		return false
+	}
+	if dir != "" {
+		// A layout's manifest blob is read bounded, whatever its
+		// descriptor claims.
+		raw, err := (layoutImage{dir: dir}).blob(d.Digest, "manifest", maxLayoutJSON)
+		if err != nil {
+			return false
+		}
+		m, err := v1.ParseManifest(bytes.NewReader(raw))
+		return err == nil && m.Subject != nil
 	}
 	img, err := idx.Image(d.Digest)
 	if err != nil {
@@ -480,7 +497,7 @@ func openOCIArchive(spec string, opts SourceOptions) (*Target, error) {
 		return nil, err
 	}
 	idx := &archIndex{a: a, raw: a.index}
-	img, digest, err := pickImage(idx, ref, opts.Platform, 0)
+	img, digest, err := pickImage(idx, "", ref, opts.Platform, 0)
 	if err != nil {
 		f.Close()
 		return nil, err
