@@ -29,7 +29,7 @@ type LayerCache interface {
 // walkerVersion changes whenever the walker changes what it reports for
 // the same layer (a format it opens, a member it skips, a message), so that
 // results cached by an older walker are not reused.
-const walkerVersion = 4
+const walkerVersion = 5
 
 // resultFormat names LayerResult's JSON encoding in the cache.
 const resultFormat = "peel-layer-result-3"
