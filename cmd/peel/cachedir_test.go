@@ -55,3 +55,25 @@ func TestPrivateDirectories(t *testing.T) {
 		t.Errorf("with PEEL_CACHE_KEY: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestCacheFlagPrecedence: --cache and --no-cache, one on the command line
+// and the other from the environment, follow the command line; both from
+// the environment are one line naming them, exit 2.
+func TestCacheFlagPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "readme.txt"), []byte("nothing here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unreachable := "PEEL_CACHE=redis://127.0.0.1:1/0"
+	if r := peelEnv(t, []string{unreachable}, "", "scan", "-q", "--no-cache", "dir:"+dir); r.code != 0 {
+		t.Errorf("PEEL_CACHE with --no-cache: exit %d\n%s", r.code, r.stderr)
+	}
+	r := peelEnv(t, []string{unreachable, "PEEL_NO_CACHE=true"}, "", "scan", "-q", "dir:"+dir)
+	if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "PEEL_CACHE and PEEL_NO_CACHE exclude each other") {
+		t.Errorf("both from the environment: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = peelEnv(t, []string{"PEEL_NO_CACHE=true", "PEEL_CACHE_KEY="}, "", "scan", "-q", "--cache", "redis://127.0.0.1:1/0", "dir:"+dir)
+	if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "PEEL_CACHE_KEY is not set") {
+		t.Errorf("--cache over PEEL_NO_CACHE: exit %d, stderr %q; want the Redis cache tried (and refused without its key)", r.code, r.stderr)
+	}
+}

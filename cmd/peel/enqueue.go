@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/peelscan/peel/internal/privdir"
 	"github.com/peelscan/peel/scanner"
 	"github.com/peelscan/peel/scanner/fleet"
 )
@@ -118,6 +119,9 @@ func runEnqueue(cmd *cobra.Command, o *enqueueOptions, args []string) error {
 	}
 	if !o.report.quiet {
 		fmt.Fprintf(cmd.ErrOrStderr(), "peel: run %s: %d image(s) on the queue\n", run, len(inputs))
+	}
+	if err := privdir.CheckTemp(os.TempDir()); err != nil {
+		return fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
 	}
 	tmp, err := os.MkdirTemp("", "peel-")
 	if err != nil {

@@ -428,6 +428,7 @@ func TestRealFleet(t *testing.T) {
 			url := rds.DB(t)
 			rep, reads := queueRun(t, url, n, auth, reg.Host, false)
 			checkPlanted(t, "workers", rep, want)
+			redisHoldsNoSecret(t, rds, url, single)
 			sameReport(t, "workers against one process", single, rep, sameHost)
 			if sum(reads) != distinct {
 				t.Errorf("the workers read %v layers, %d in all; want each of the %d distinct layers read once", reads, sum(reads), distinct)

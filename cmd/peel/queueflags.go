@@ -15,6 +15,7 @@ import (
 	"github.com/peelscan/peel/report"
 	"github.com/peelscan/peel/rules"
 	"github.com/peelscan/peel/scanner"
+	"github.com/peelscan/peel/scanner/cache"
 	"github.com/peelscan/peel/scanner/cache/rediscache"
 	"github.com/peelscan/peel/scanner/fleet"
 )
@@ -30,7 +31,7 @@ func addQueueFlags(f *pflag.FlagSet, q *queueFlags) {
 	f.StringVar(&q.queueURL, "queue", "", "the run queue in Redis: redis://[USER[:PASSWORD]@]HOST:PORT/DB or rediss:// (TLS); a password left out of the URL is read from "+redisPasswordEnv)
 	f.StringVar(&q.queueName, "queue-name", fleet.DefaultQueue, "the queue's name on that Redis")
 	addCacheFlags(f, &q.many)
-	f.Lookup("cache").Usage = "the layer cache the workers share, in Redis (default: the queue's Redis)"
+	f.Lookup("cache").Usage = "the layer cache the workers share, in Redis (default: the queue's Redis), sealed with the key in $PEEL_CACHE_KEY (required)"
 }
 
 // open connects to the queue and to the shared layer cache.
@@ -57,8 +58,14 @@ func (q *queueFlags) open(ctx context.Context) (*fleet.Queue, scanner.LayerCache
 	}
 	var c scanner.LayerCache
 	if q.many.cacheURL == "" {
-		c = rediscache.New(rdb, rediscache.Options{TTL: q.many.cacheTTL})
-		// ENCRYPTION: the cache entries hold the secrets found; wrap c here with the encrypting LayerCache when it lands (c = encrypt(c, key)).
+		// The queue's Redis keeps the layer results: sealed as a --cache
+		// is, under the key every worker is given.
+		key, err := cacheKey(true)
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, err
+		}
+		c = cache.Seal(rediscache.New(rdb, rediscache.Options{TTL: q.many.cacheTTL}), key)
 	} else {
 		var closeCache func()
 		if c, closeCache, err = q.many.layerCache(pctx, false, ""); err != nil {
@@ -97,7 +104,7 @@ func addSpecFlags(f *pflag.FlagSet, o *scanOptions) {
 	f.StringVar(&o.config, "config", "", "gitleaks config (.gitleaks.toml) to use instead of gitleaks' default rules; [extend] useDefault = true keeps them")
 	f.BoolVar(&o.noGitleaks, "no-gitleaks", false, "run peel's own detectors only, without gitleaks' rule catalogue")
 	f.BoolVar(&o.scan.Explain, "explain", false, "list what was looked at and dismissed, and why")
-	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party jars")
+	f.BoolVar(&o.scan.IncludeDependencyTests, "include-dependency-tests", false, "report findings in the test resources of third-party code (test/, tests/, fixtures/, testdata/, examples/, *_test.go, … of bundled jars, Python packages, node_modules, Go trees and modules, gems, software under /usr)")
 	f.IntVar(&o.scan.MaxDepth, "max-depth", scanner.DefaultMaxDepth, "how many archives deep to open")
 	f.Int64Var(&o.scan.MaxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "how much of a text file to scan, in bytes")
 	f.Int64Var(&o.scan.MaxArchiveSize, "max-archive-size", scanner.DefaultMaxArchiveSize, "largest nested archive to open, in bytes")

@@ -66,6 +66,15 @@ const redisPasswordEnv = "PEEL_REDIS_PASSWORD"
 
 // redisClient connects to a Redis URL (the value of flag), with the CA
 // file's authorities for rediss://.
+// quietRedis drops go-redis's own log lines (a failed dial is printed
+// once per attempt on stderr); what fails reaches the user as the one-line
+// error of the command, and --debug logs through peel's logger.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func init() { goredis.SetLogger(quietRedis{}) }
+
 func redisClient(flag, url, caFile string) (*goredis.Client, error) {
 	var ca []byte
 	if caFile != "" {

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/peelscan/peel/internal/privdir"
 )
 
 type resultsOptions struct {
@@ -62,6 +65,9 @@ func runResults(cmd *cobra.Command, o *resultsOptions) error {
 		return err
 	}
 	defer closeQueue()
+	if err := privdir.CheckTemp(os.TempDir()); err != nil {
+		return fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
+	}
 	tmp, err := os.MkdirTemp("", "peel-")
 	if err != nil {
 		return err

@@ -221,6 +221,20 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	}
 	cacheCtx, cancelCache := context.WithTimeout(cmd.Context(), 30*time.Second)
 	var closeCache func()
+	if o.many.cacheURL != "" && o.noCache {
+		// The command line wins over the environment and the config
+		// file; set at the same level, the two contradict each other.
+		cacheCLI, noCacheCLI := flagLabel(cmd, "cache") == "--cache", flagLabel(cmd, "no-cache") == "--no-cache"
+		switch {
+		case noCacheCLI && !cacheCLI:
+			o.many.cacheURL = ""
+		case cacheCLI && !noCacheCLI:
+			o.noCache = false
+		default:
+			cancelCache()
+			return fmt.Errorf("bad flag: %s and %s exclude each other", flagLabel(cmd, "cache"), flagLabel(cmd, "no-cache"))
+		}
+	}
 	o.scan.Cache, closeCache, err = o.many.layerCache(cacheCtx, o.noCache, o.cacheDir)
 	cancelCache()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/peelscan/peel/internal/privdir"
 	"github.com/peelscan/peel/report"
 	"github.com/peelscan/peel/scanner/fleet"
 )
@@ -65,6 +66,9 @@ func runWorker(cmd *cobra.Command, o *workerOptions) error {
 		return err
 	}
 	defer closeQueue()
+	if err := privdir.CheckTemp(os.TempDir()); err != nil {
+		return fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
+	}
 	tmp, err := os.MkdirTemp("", "peel-")
 	if err != nil {
 		return err
