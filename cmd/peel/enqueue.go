@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/peelscan/peel/internal/privdir"
 	"github.com/peelscan/peel/scanner"
 	"github.com/peelscan/peel/scanner/fleet"
 )
@@ -120,14 +119,10 @@ func runEnqueue(cmd *cobra.Command, o *enqueueOptions, args []string) error {
 	if !o.report.quiet {
 		fmt.Fprintf(cmd.ErrOrStderr(), "peel: run %s: %d image(s) on the queue\n", run, len(inputs))
 	}
-	if err := privdir.CheckTemp(os.TempDir()); err != nil {
-		return fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
-	}
-	tmp, err := os.MkdirTemp("", "peel-")
+	tmp, err := privateTempDir()
 	if err != nil {
 		return err
 	}
-	registerTempDir(tmp)
 	defer os.RemoveAll(tmp)
 	results, err := waitResults(ctx, cmd, queue, c, run, tmp, o.report.quiet)
 	if err != nil {

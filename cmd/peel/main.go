@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/peelscan/peel/internal/privdir"
 	"github.com/peelscan/peel/report"
 )
 
@@ -87,6 +88,22 @@ func signalContext() (context.Context, func()) {
 var tempDirs struct {
 	sync.Mutex
 	paths []string
+}
+
+// privateTempDir makes the command's private temp directory (spill files,
+// unpacked archives) in TMPDIR, refusing a TMPDIR others could swap it in,
+// and registers it for removal however the command ends; the caller
+// removes it when done.
+func privateTempDir() (string, error) {
+	if err := privdir.CheckTemp(os.TempDir()); err != nil {
+		return "", fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
+	}
+	tmp, err := os.MkdirTemp("", "peel-")
+	if err != nil {
+		return "", err
+	}
+	registerTempDir(tmp)
+	return tmp, nil
 }
 
 func registerTempDir(p string) {

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/peelscan/peel/internal/privdir"
 )
 
 type resultsOptions struct {
@@ -65,14 +62,10 @@ func runResults(cmd *cobra.Command, o *resultsOptions) error {
 		return err
 	}
 	defer closeQueue()
-	if err := privdir.CheckTemp(os.TempDir()); err != nil {
-		return fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
-	}
-	tmp, err := os.MkdirTemp("", "peel-")
+	tmp, err := privateTempDir()
 	if err != nil {
 		return err
 	}
-	registerTempDir(tmp)
 	defer os.RemoveAll(tmp)
 	start := time.Now()
 	results, err := waitResults(ctx, cmd, queue, c, o.run, tmp, o.report.quiet)

@@ -254,14 +254,10 @@ func runScan(cmd *cobra.Command, o *scanOptions, args []string) error {
 	// Spill files and unpacked archives live in a private directory that
 	// is removed however the scan ends, made where no one else can move
 	// it.
-	if err := privdir.CheckTemp(os.TempDir()); err != nil {
-		return fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
-	}
-	tmp, err := os.MkdirTemp("", "peel-")
+	tmp, err := privateTempDir()
 	if err != nil {
 		return err
 	}
-	registerTempDir(tmp)
 	defer os.RemoveAll(tmp)
 	o.scan.TempDir = tmp
 

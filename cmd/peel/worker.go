@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/peelscan/peel/internal/privdir"
 	"github.com/peelscan/peel/report"
 	"github.com/peelscan/peel/scanner/fleet"
 )
@@ -66,14 +65,10 @@ func runWorker(cmd *cobra.Command, o *workerOptions) error {
 		return err
 	}
 	defer closeQueue()
-	if err := privdir.CheckTemp(os.TempDir()); err != nil {
-		return fmt.Errorf("temp directory: %w", advise(err, "set TMPDIR to a directory of your own"))
-	}
-	tmp, err := os.MkdirTemp("", "peel-")
+	tmp, err := privateTempDir()
 	if err != nil {
 		return err
 	}
-	registerTempDir(tmp)
 	defer os.RemoveAll(tmp)
 	stderr := cmd.ErrOrStderr()
 	var mu sync.Mutex
